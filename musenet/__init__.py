@@ -1,0 +1,3 @@
+"""musenet: an open, local MuseNet."""
+
+__version__ = "0.1.0"

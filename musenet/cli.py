@@ -1,0 +1,74 @@
+"""The `musenet` command: one subcommand per module, imported only when used (so `musenet vocab` stays light).
+
+Each command module exposes `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. User errors
+(`UserError`, `MidiError`, bad flags) print one line on stderr and exit with code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .codec.safe import MidiError
+from .errors import UserError
+
+# name -> (module, one-line help). Order is the order of `musenet --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "vocab": ("musenet.commands.vocab", "print the token vocabulary's layout"),
+    "tokens": ("musenet.commands.tokens", "encode a MIDI file into MuseNet tokens (and optionally back)"),
+    "train": ("musenet.train.cli", "train a model on a built dataset"),
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line that says where to look."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def _top_help() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["usage: musenet COMMAND [options]", "", "An open, local MuseNet.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "Run `musenet COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_top_help())
+        return 0
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(f"musenet {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        sys.stderr.write(f"musenet: error: unknown command {name!r}; commands: {', '.join(COMMANDS)}\n")
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = Parser(prog=f"musenet {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except (UserError, MidiError) as e:
+        sys.stderr.write(f"musenet {name}: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"musenet {name}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`musenet tokens x.mid | head`): not an error; silence the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""Safe loading of untrusted MIDI: limits checked before tokenising, parsing isolated in a worker process.
+
+A MIDI file from a user is read in a separate process with a memory cap (RLIMIT_AS) and a wall-clock limit, so a
+hostile or broken file (some make parsers allocate gigabytes from a few bytes, or spin for minutes) costs at most a
+killed worker. The parent checks the size and the header first, never parses itself, and only receives a plain
+note array back. Every failure is a `MidiError` with a one-line reason.
+
+    with SafeLoader() as loader:          # one worker, reused across files
+        piece = loader.load("song.mid")
+
+    piece = load_midi("song.mid")         # one file, one worker
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .events import NOTE_DTYPE, Piece
+from .midi_io import ReadConfig
+
+
+class MidiError(ValueError):
+    """A MIDI file that cannot or may not be loaded. The message is one line, fit to show a user."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 16 * 1024 * 1024
+    """Largest file accepted (the largest MAESTRO performance is under 1 MB)."""
+    max_tracks: int = 512
+    max_notes: int = 500_000
+    max_seconds: float = 3 * 3600.0
+    """Longest piece accepted, after the tempo map is applied."""
+    timeout_s: float = 10.0
+    """Wall-clock time allowed to parse one file."""
+    memory_mb: int = 1024
+    """Address space the parser may add on top of the worker's own."""
+
+
+# ---- checks before parsing (parent process) --------------------------------------------------------------------
+
+
+def check_header(data: bytes, limits: Limits) -> None:
+    if len(data) > limits.max_bytes:
+        raise MidiError(f"file is {len(data) / 2**20:.1f} MB, over the {limits.max_bytes / 2**20:.0f} MB limit")
+    if len(data) < 14 or data[:4] != b"MThd":
+        if data[:4] == b"RIFF":
+            raise MidiError("RIFF-wrapped MIDI (.rmi) is not supported; export it as a standard MIDI file")
+        raise MidiError("not a MIDI file (it does not start with an 'MThd' header)")
+    length, fmt, ntracks = struct.unpack(">IHH", data[4:12])
+    if length < 6:
+        raise MidiError(f"corrupt MIDI header (length {length})")
+    if fmt > 2:
+        raise MidiError(f"unknown MIDI format {fmt} (expected 0, 1 or 2)")
+    if ntracks > limits.max_tracks:
+        raise MidiError(f"{ntracks} tracks, over the limit of {limits.max_tracks}")
+
+
+# ---- the worker (child process) --------------------------------------------------------------------------------
+
+
+def _cap_memory(extra_mb: int) -> None:
+    import resource
+
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    cap = vm + extra_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
+    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker."""
+    from .midi_io import piece_from_score, score_from_bytes
+
+    try:
+        score = score_from_bytes(data)
+    except MemoryError:
+        raise MidiError(f"parsing needs more than the {limits.memory_mb} MB memory limit") from None
+    except Exception as e:  # symusic raises RuntimeError/ValueError with a parser message
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise MidiError(f"not a valid MIDI file ({reason[:160]})") from None
+    if len(score.tracks) > limits.max_tracks:
+        raise MidiError(f"{len(score.tracks)} tracks, over the limit of {limits.max_tracks}")
+    n = score.note_num()
+    if n > limits.max_notes:
+        raise MidiError(f"{n} notes, over the limit of {limits.max_notes}")
+    piece = piece_from_score(score, read)
+    if piece.duration > limits.max_seconds:
+        raise MidiError(f"lasts {piece.duration / 60:.0f} minutes, over the limit of {limits.max_seconds / 60:.0f}")
+    return piece.notes
+
+
+def _read_frame(stream) -> bytes | None:
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (n,) = struct.unpack(">I", head)
+    return stream.read(n)
+
+
+def _write_frame(stream, status: bytes, payload: bytes) -> None:
+    stream.write(status + struct.pack(">I", len(payload)) + payload)
+    stream.flush()
+
+
+def worker_main(argv: list[str]) -> None:
+    """The worker: reads length-prefixed MIDI files on stdin, answers with note arrays on stdout."""
+    import json
+
+    import symusic  # noqa: F401  (imported before the cap, so the cap only bounds parsing)
+
+    cfg = json.loads(argv[0])
+    limits, read = Limits(**cfg["limits"]), ReadConfig(**cfg["read"])
+    _cap_memory(limits.memory_mb)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    _write_frame(stdout, b"R", b"")
+    while (data := _read_frame(stdin)) is not None:
+        try:
+            _write_frame(stdout, b"K", parse(data, limits, read).tobytes())
+        except MidiError as e:
+            _write_frame(stdout, b"E", str(e).encode())
+        except MemoryError:
+            _write_frame(stdout, b"E", f"parsing needs more than the {limits.memory_mb} MB memory limit".encode())
+
+
+# ---- the parent's handle ---------------------------------------------------------------------------------------
+
+
+class SafeLoader:
+    """Loads untrusted MIDI through one isolated worker process, restarted after a crash or a timeout."""
+
+    def __init__(self, limits: Limits = Limits(), read: ReadConfig = ReadConfig()):
+        self.limits = limits
+        self.read = read
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> SafeLoader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            for s in (self._proc.stdin, self._proc.stdout):
+                s.close()
+        self._proc = None
+
+    def _start(self) -> None:
+        import json
+
+        cfg = json.dumps({"limits": asdict(self.limits), "read": asdict(self.read)})
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from musenet.codec.safe import worker_main; worker_main(sys.argv[1:])", cfg],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        if self._answer(60.0) != (b"R", b""):
+            self.close()
+            raise RuntimeError("the MIDI worker process did not start")
+
+    def _answer(self, timeout: float) -> tuple[bytes, bytes] | None:
+        """The worker's next reply, or None if it died or did not answer in time."""
+        assert self._proc is not None and self._proc.stdout is not None
+        out = self._proc.stdout
+        ready, _, _ = select.select([out], [], [], timeout)
+        if not ready:
+            return None
+        head = out.read(5)
+        if len(head) < 5:
+            return None
+        (n,) = struct.unpack(">I", head[1:])
+        payload = out.read(n)
+        return (head[:1], payload) if len(payload) == n else None
+
+    def load_bytes(self, data: bytes, name: str = "MIDI", style: str | None = None) -> Piece:
+        try:
+            check_header(data, self.limits)
+        except MidiError as e:
+            raise MidiError(f"{name}: {e}") from None
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(struct.pack(">I", len(data)) + data)
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker died; reported below
+        answer = self._answer(self.limits.timeout_s)
+        if answer is None:
+            timed_out = self._proc.poll() is None
+            self.close()
+            if timed_out:
+                raise MidiError(f"{name}: parsing took longer than {self.limits.timeout_s:g} s; the file is rejected")
+            raise MidiError(
+                f"{name}: the parser crashed (out of its {self.limits.memory_mb} MB memory limit or a corrupt file)"
+            )
+        status, payload = answer
+        if status != b"K":
+            raise MidiError(f"{name}: {payload.decode(errors='replace')}")
+        notes = np.frombuffer(payload, dtype=NOTE_DTYPE).copy()
+        return Piece(notes, style=style, title=Path(name).stem)
+
+    def load(self, path: str | Path, style: str | None = None) -> Piece:
+        path = Path(path)
+        if path.is_dir():
+            raise MidiError(f"{path}: is a folder, not a MIDI file")
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise MidiError(f"{path}: cannot read it ({e.strerror or e})") from None
+        if size > self.limits.max_bytes:
+            mb = self.limits.max_bytes / 2**20
+            raise MidiError(f"{path.name}: file is {size / 2**20:.1f} MB, over the {mb:.0f} MB limit")
+        return self.load_bytes(path.read_bytes(), name=path.name, style=style)
+
+
+def load_midi(path: str | Path, limits: Limits = Limits(), read: ReadConfig = ReadConfig()) -> Piece:
+    """Loads one untrusted MIDI file through a one-off isolated worker."""
+    with SafeLoader(limits, read) as loader:
+        return loader.load(path)
