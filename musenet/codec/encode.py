@@ -36,7 +36,11 @@ class Encoding:
 
 def prefix_ids(vocab: Vocab, style: str | None, instruments: list[int]) -> np.ndarray:
     """`style:S instrument:A instrument:B … start` for instrument indices in vocabulary order."""
-    ids = [vocab.style_id(style)] + [vocab.instrument_offset + k for k in sorted(set(instruments))] + [vocab.start]
+    ids = (
+        [vocab.style_id(style)]
+        + [vocab.instrument_offset + k for k in sorted(set(instruments))]
+        + [vocab.start]
+    )
     return np.array(ids, dtype=np.int64)
 
 
@@ -54,7 +58,9 @@ def body_ids(n: Notes, vocab: Vocab) -> tuple[np.ndarray, int]:
     pitched = ~vocab.is_drums[n.inst]
     # events: every onset, and an offset for every pitched note
     time = np.concatenate([n.start, n.end[pitched]])
-    kind = np.concatenate([np.ones(len(n), np.int64), np.zeros(int(pitched.sum()), np.int64)])  # 0 = off first
+    kind = np.concatenate(
+        [np.ones(len(n), np.int64), np.zeros(int(pitched.sum()), np.int64)]
+    )  # 0 = off first
     inst = np.concatenate([n.inst, n.inst[pitched]])
     pitch = np.concatenate([n.pitch, n.pitch[pitched]])
     level = np.concatenate([n.level, np.zeros(int(pitched.sum()), np.int64)])

@@ -76,4 +76,6 @@ MUSENET_INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("drums", 27, 87, DRUMS, (DRUMS,), drums=True),
 )
 
-DROPPED_PROGRAMS = _r(120, 127)  # guitar fret noise, breath, seashore, birds, telephone, helicopter, applause, gunshot
+DROPPED_PROGRAMS = _r(
+    120, 127
+)  # guitar fret noise, breath, seashore, birds, telephone, helicopter, applause, gunshot

@@ -50,7 +50,9 @@ class Limits:
 
 def check_header(data: bytes, limits: Limits) -> None:
     if len(data) > limits.max_bytes:
-        raise MidiError(f"file is {len(data) / 2**20:.1f} MB, over the {limits.max_bytes / 2**20:.0f} MB limit")
+        raise MidiError(
+            f"file is {len(data) / 2**20:.1f} MB, over the {limits.max_bytes / 2**20:.0f} MB limit"
+        )
     if len(data) < 14 or data[:4] != b"MThd":
         if data[:4] == b"RIFF":
             raise MidiError("RIFF-wrapped MIDI (.rmi) is not supported; export it as a standard MIDI file")
@@ -94,7 +96,9 @@ def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
         raise MidiError(f"{n} notes, over the limit of {limits.max_notes}")
     piece = piece_from_score(score, read)
     if piece.duration > limits.max_seconds:
-        raise MidiError(f"lasts {piece.duration / 60:.0f} minutes, over the limit of {limits.max_seconds / 60:.0f}")
+        raise MidiError(
+            f"lasts {piece.duration / 60:.0f} minutes, over the limit of {limits.max_seconds / 60:.0f}"
+        )
     return piece.notes
 
 
@@ -128,7 +132,9 @@ def worker_main(argv: list[str]) -> None:
         except MidiError as e:
             _write_frame(stdout, b"E", str(e).encode())
         except MemoryError:
-            _write_frame(stdout, b"E", f"parsing needs more than the {limits.memory_mb} MB memory limit".encode())
+            _write_frame(
+                stdout, b"E", f"parsing needs more than the {limits.memory_mb} MB memory limit".encode()
+            )
 
 
 # ---- the parent's handle ---------------------------------------------------------------------------------------
@@ -165,7 +171,12 @@ class SafeLoader:
         cfg = json.dumps({"limits": asdict(self.limits), "read": asdict(self.read)})
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from musenet.codec.safe import worker_main; worker_main(sys.argv[1:])", cfg],
+            [
+                sys.executable,
+                "-c",
+                "import sys; from musenet.codec.safe import worker_main; worker_main(sys.argv[1:])",
+                cfg,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -207,7 +218,9 @@ class SafeLoader:
             timed_out = self._proc.poll() is None
             self.close()
             if timed_out:
-                raise MidiError(f"{name}: parsing took longer than {self.limits.timeout_s:g} s; the file is rejected")
+                raise MidiError(
+                    f"{name}: parsing took longer than {self.limits.timeout_s:g} s; the file is rejected"
+                )
             raise MidiError(
                 f"{name}: the parser crashed (out of its {self.limits.memory_mb} MB memory limit or a corrupt file)"
             )

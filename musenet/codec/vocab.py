@@ -99,7 +99,9 @@ class VocabConfig:
             raise ValueError("instrument names must be unique")
         owners = [p for i in self.instruments for p in i.programs] + list(self.dropped_programs)
         if sorted(owners) != list(range(DRUMS + 1)):
-            raise ValueError("every GM program 0-127 and DRUMS must map to exactly one instrument or be dropped")
+            raise ValueError(
+                "every GM program 0-127 and DRUMS must map to exactly one instrument or be dropped"
+            )
         if len(set(self.styles)) != len(self.styles) or not self.styles:
             raise ValueError("styles must be a non-empty list of unique names")
         if not (1 <= self.velocity_bins <= 127 and self.max_wait >= 1 and self.time_unit_ms > 0):

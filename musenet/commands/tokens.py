@@ -20,9 +20,15 @@ HELP = "encode a MIDI file into MuseNet tokens (and optionally back)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("midi", type=Path, help="the MIDI file to encode")
-    parser.add_argument("--json", action="store_true", help="print one JSON object: ids, names, positions, counts")
-    parser.add_argument("--style", help="style token for the prefix (default: the vocabulary's first, 'unknown')")
-    parser.add_argument("--roundtrip", type=Path, metavar="OUT.mid", help="also write decode(encode(IN)) as MIDI")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object: ids, names, positions, counts"
+    )
+    parser.add_argument(
+        "--style", help="style token for the prefix (default: the vocabulary's first, 'unknown')"
+    )
+    parser.add_argument(
+        "--roundtrip", type=Path, metavar="OUT.mid", help="also write decode(encode(IN)) as MIDI"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
