@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vocab": ("musenet.commands.vocab", "print the token vocabulary's layout"),
     "tokens": ("musenet.commands.tokens", "encode a MIDI file into MuseNet tokens (and optionally back)"),
     "train": ("musenet.train.cli", "train a model on a built dataset"),
+    "render": ("musenet.commands.render", "render a MIDI file to WAV through a General MIDI SoundFont"),
 }
 
 
