@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, from the local CPU build: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[ml,dev]'
+	# tinysoundfont's wheel requires pyaudio (live playback only), which does not build without portaudio headers
+	$(BIN)/pip install -q --no-deps tinysoundfont==0.3.7
 	touch $(STAMP)
 
 demo: $(STAMP)

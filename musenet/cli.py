@@ -14,10 +14,17 @@ import sys
 from .codec.safe import MidiError
 from .errors import UserError
 
-# name -> (module, one-line help). Order is the order of `musenet --help`.
+# name -> ("module" or "module:object" holding add_arguments and run, one-line help), in `musenet --help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": (
+        "musenet.generate.cli",
+        "compose music from scratch or continuing a MIDI primer -> MIDI + WAV",
+    ),
+    "styles": ("musenet.generate.cli:Styles", "list the styles a model knows"),
+    "instruments": ("musenet.generate.cli:Instruments", "list the instruments a model can play"),
     "vocab": ("musenet.commands.vocab", "print the token vocabulary's layout"),
     "tokens": ("musenet.commands.tokens", "encode a MIDI file into MuseNet tokens (and optionally back)"),
+    "data": ("musenet.data.cli", "build and inspect training data"),
     "train": ("musenet.train.cli", "train a model on a built dataset"),
     "render": ("musenet.commands.render", "render a MIDI file to WAV through a General MIDI SoundFont"),
 }
@@ -53,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         sys.stderr.write(f"musenet: error: unknown command {name!r}; commands: {', '.join(COMMANDS)}\n")
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
+    target, _, attr = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(target)
+    if attr:
+        module = getattr(module, attr)
     parser = Parser(prog=f"musenet {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])

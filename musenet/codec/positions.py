@@ -39,14 +39,14 @@ class Positions:
         return {f: getattr(self, f) for f in FIELDS}
 
 
-def _part(vocab: Vocab, time: np.ndarray | int, duration: int) -> np.ndarray:
+def part_of(vocab: Vocab, time: np.ndarray | int, duration: int) -> np.ndarray:
     parts = vocab.config.parts
     if duration <= 0:
         return np.zeros_like(np.asarray(time))
     return np.minimum(parts - 1, np.asarray(time) * parts // duration)
 
 
-def _countdown(vocab: Vocab, time: np.ndarray | int, duration: int) -> np.ndarray:
+def countdown_of(vocab: Vocab, time: np.ndarray | int, duration: int) -> np.ndarray:
     cfg = vocab.config
     left = np.maximum(duration - np.asarray(time), 0)
     steps = np.ceil(left * cfg.time_unit_ms / cfg.countdown_unit_ms).astype(np.int64)
@@ -69,7 +69,7 @@ def positions(ids: np.ndarray, vocab: Vocab, duration: int | None = None) -> Pos
     chord = np.where(on, np.minimum(cum_on - base, vocab.config.max_chord), 0)
     if duration is None:
         duration = int(time[-1]) if len(time) else 0
-    return Positions(time, chord, _part(vocab, time, duration), _countdown(vocab, time, duration))
+    return Positions(time, chord, part_of(vocab, time, duration), countdown_of(vocab, time, duration))
 
 
 class PositionTracker:
@@ -91,4 +91,4 @@ class PositionTracker:
             self.onsets += 1
             chord = min(self.onsets, v.config.max_chord)
         t = self.time
-        return t, chord, int(_part(v, t, self.duration)), int(_countdown(v, t, self.duration))
+        return t, chord, int(part_of(v, t, self.duration)), int(countdown_of(v, t, self.duration))

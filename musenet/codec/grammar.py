@@ -1,0 +1,122 @@
+"""The token language as a state machine: which tokens may come next, for a batch of streams (pure numpy).
+
+Generation masks the model's logits with `Grammar.mask()` so that every sampled stream is one the encoder could
+have written, and so decodes with no repairs:
+
+- after `start`: no prefix tokens (style, instrument, start) and no pad;
+- within a moment, the encoder's order: note-offs first, then note-ons, each by instrument then pitch (so a key
+  is struck at most once per moment);
+- a note-on only for the requested instruments and a pitch not sounding on that instrument, at most `max_chord`
+  onsets per moment and (pitched) `max_polyphony` notes sounding;
+- a note-off only for a sounding note;
+- a wait only while it keeps the clock at or before the requested duration; once the clock reaches it, only the
+  note-offs of sounding notes, then drum hits (which need no note-off) and `end` remain;
+- `end` only when nothing sounds and the clock has reached `min_end`; after `end`, only pad.
+
+`push(tokens)` advances every stream by one token and returns that token's structural positions (the same
+definitions as `codec.positions`, which the tests check against the encoder on real files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .positions import countdown_of, part_of
+from .vocab import Vocab
+
+
+class Grammar:
+    def __init__(
+        self, vocab: Vocab, batch: int, instruments: Sequence[int], duration: int, min_end: int | None = None
+    ):
+        """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`: time units."""
+        self.vocab = vocab
+        self.batch = batch
+        self.duration = int(duration)
+        self.min_end = self.duration if min_end is None else min(int(min_end), self.duration)
+        cfg = vocab.config
+        V, n = vocab.size, vocab.n_notes
+        table = vocab.note_table
+        # per-token constants (V,)
+        self.is_note = np.zeros(V, bool)
+        self.is_note[:n] = True
+        inst = np.full(V, -1)
+        inst[:n] = table[:, 0]
+        level = np.zeros(V, np.int64)
+        level[:n] = table[:, 1]
+        self.is_on = self.is_note & (level > 0)
+        self.is_off = self.is_note & (level == 0)
+        key_offsets = np.concatenate([[0], np.cumsum(vocab.high - vocab.low + 1)])
+        self.key = np.zeros(V, np.int64)
+        self.key[:n] = key_offsets[table[:, 0]] + table[:, 2] - vocab.low[table[:, 0]]
+        self.is_drum_tok = np.zeros(V, bool)
+        self.is_drum_tok[:n] = vocab.is_drums[table[:, 0]]
+        self.wait_len = np.zeros(V, np.int64)
+        self.wait_len[vocab.wait_offset : vocab.style_offset] = np.arange(1, cfg.max_wait + 1)
+        self.is_wait = self.wait_len > 0
+        self.on_ok = self.is_on & np.isin(inst, np.asarray(list(instruments), dtype=np.int64))
+        # per-stream state
+        K = int(key_offsets[-1])
+        self.started = np.zeros(batch, bool)
+        self.sounding = np.zeros((batch, K), bool)
+        self.last_off = np.full(batch, -1, np.int64)  # highest key released at the current moment
+        self.last_on = np.full(batch, -1, np.int64)  # highest key struck at the current moment
+        self.n_sounding = np.zeros(batch, np.int64)
+        self.onsets = np.zeros(batch, np.int64)  # note-ons at the current moment
+        self.time = np.zeros(batch, np.int64)
+        self.ended = np.zeros(batch, bool)
+
+    def mask(self) -> np.ndarray:
+        """(B, V) bool: True where a token may come next."""
+        v, cfg = self.vocab, self.vocab.config
+        B, V = self.batch, v.size
+        keys = self.key[None, :]
+        sounding = np.take_along_axis(self.sounding, np.broadcast_to(keys, (B, V)), axis=1)
+        before_limit = (self.time < self.duration)[:, None]
+        silent = (self.n_sounding == 0)[:, None]
+        # at the limit every sounding note must still be closable, whatever order the offs came in
+        in_order = (keys > self.last_off[:, None]) | ~before_limit
+        offs = self.is_off & sounding & (self.onsets == 0)[:, None] & in_order
+        room = (self.n_sounding < cfg.max_polyphony)[:, None] | self.is_drum_tok
+        ons = self.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
+        ons &= room & (before_limit | (self.is_drum_tok & silent))
+        waits = self.is_wait & (self.time[:, None] + self.wait_len <= self.duration)
+        allowed = offs | ons | waits
+        allowed[:, v.end] = (self.n_sounding == 0) & (self.time >= self.min_end)
+        # before `start` (a stream given without its prefix), the prefix tokens are the only choice
+        allowed[~self.started] = False
+        allowed[~self.started, v.style_offset : v.start + 1] = True
+        allowed[self.ended] = False
+        allowed[self.ended, v.pad] = True
+        return allowed
+
+    def push(self, tokens: np.ndarray) -> np.ndarray:
+        """Advances each stream by its token; returns (B, 4) positions: time, chord, part, countdown."""
+        v, cfg = self.vocab, self.vocab.config
+        tokens = np.asarray(tokens, dtype=np.int64).reshape(self.batch)
+        rows = np.arange(self.batch)
+        key = self.key[tokens]
+        on = self.is_on[tokens] & ~self.ended
+        off = self.is_off[tokens] & ~self.ended
+        pitched_on = on & ~self.is_drum_tok[tokens]
+        was = self.sounding[rows, key]
+        self.n_sounding += (pitched_on & ~was).astype(np.int64) - (off & was).astype(np.int64)
+        self.sounding[rows[pitched_on], key[pitched_on]] = True
+        self.sounding[rows[off], key[off]] = False
+        self.last_on = np.where(on, key, self.last_on)
+        self.last_off = np.where(off, key, self.last_off)
+        self.onsets += on
+        wait = self.wait_len[tokens] * ~self.ended
+        moved = wait > 0
+        self.time += wait
+        self.onsets[moved] = 0
+        self.last_on[moved] = -1
+        self.last_off[moved] = -1
+        self.started |= tokens == v.start
+        self.ended |= tokens == v.end
+        chord = np.where(on, np.minimum(self.onsets, cfg.max_chord), 0)
+        part = part_of(v, self.time, self.duration)
+        countdown = countdown_of(v, self.time, self.duration)
+        return np.stack([self.time.copy(), chord, part, countdown], axis=1)

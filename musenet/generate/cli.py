@@ -1,0 +1,156 @@
+"""`musenet generate`, `musenet styles`, `musenet instruments`: flags -> one call to the Composer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+
+HELP = "compose new music (from scratch or continuing a MIDI primer) into MIDI and WAV files"
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="model folder or name (default: the shipped model)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_argument(parser)
+    parser.add_argument("--style", default=None, help="a style the model knows (see `musenet styles`)")
+    parser.add_argument(
+        "--instruments",
+        default="piano",
+        help="comma-separated instruments, guaranteed (see `musenet instruments`)",
+    )
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the new music (default 30)")
+    parser.add_argument("--prompt", type=Path, metavar="IN.mid", help="a MIDI primer to continue")
+    parser.add_argument("--prompt-seconds", type=float, help="use only the primer's last N seconds")
+    parser.add_argument("--candidates", type=int, default=4, help="how many pieces to sample (default 4)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
+    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, model and device: identical files")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
+    parser.add_argument("--no-audio", action="store_true", help="write MIDI only, no WAV")
+    parser.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 for the audio")
+    parser.add_argument("--json", action="store_true", help="print one JSON object describing the files")
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+    state = {"last": -1}
+
+    def show(frac: float) -> None:
+        pct = int(max(0.0, min(1.0, frac)) * 100)
+        if pct != state["last"]:
+            state["last"] = pct
+            sys.stderr.write(f"\rgenerating… {pct:3d}%")
+            sys.stderr.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from .composer import load
+
+    instruments = tuple(s.strip() for s in args.instruments.split(",") if s.strip())
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} exists and is not a folder")
+    if args.soundfont is not None and not args.soundfont.is_file():
+        raise UserError(f"--soundfont {args.soundfont}: no such file")
+    composer = load(args.model)
+    t0 = time.monotonic()
+    progress = _progress()
+    pieces = composer.generate(
+        style=args.style,
+        instruments=instruments,
+        seconds=args.seconds,
+        primer=args.prompt,
+        prompt_seconds=args.prompt_seconds,
+        candidates=args.candidates,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        progress=progress,
+    )
+    if progress is not None:
+        sys.stderr.write("\r" + " " * 20 + "\r")
+    elapsed = time.monotonic() - t0
+    args.out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    summaries = []
+    try:
+        for c in pieces:
+            files = {"midi": str(c.save_midi(args.out / f"candidate-{c.index}.mid"))}
+            written.append(Path(files["midi"]))
+            if not args.no_audio:
+                files["wav"] = str(
+                    c.save_wav(args.out / f"candidate-{c.index}.wav", soundfont=args.soundfont)
+                )
+                written.append(Path(files["wav"]))
+            summaries.append({**c.summary(), "files": files})
+    except BaseException:
+        for p in written:  # no half-finished set of files
+            p.unlink(missing_ok=True)
+        raise
+    if args.json:
+        out = {
+            "model": str(composer.path),
+            "style": args.style or composer.styles[0],
+            "seed": args.seed,
+            "seconds_requested": args.seconds,
+            "generation_seconds": round(elapsed, 2),
+            "candidates": summaries,
+        }
+        print(json.dumps(out))
+    else:
+        style = args.style or composer.styles[0]
+        print(f"{len(pieces)} candidates, style {style}, {elapsed:.1f} s to generate -> {args.out}/")
+        for s in summaries:
+            files = ", ".join(Path(f).name for f in s["files"].values())
+            print(
+                f"  {s['candidate']}: {s['seconds']:6.1f} s, {s['notes']:5d} notes, {'+'.join(s['instruments']) or '-'}  ({files})"
+            )
+    return 0
+
+
+# ---- `musenet styles` and `musenet instruments` ------------------------------------------------------------------
+
+
+class Styles:
+    HELP = "list the styles the model knows"
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        add_model_argument(parser)
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .composer import load
+
+        print("\n".join(load(args.model).styles))
+        return 0
+
+
+class Instruments:
+    HELP = "list the instruments the model can play"
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        add_model_argument(parser)
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .composer import load
+
+        vocab = load(args.model).vocab
+        for inst in vocab.config.instruments:
+            from ..codec.vocab import pitch_name
+
+            print(f"{inst.name:<10} {pitch_name(inst.low)}..{pitch_name(inst.high)}")
+        return 0

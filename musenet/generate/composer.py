@@ -1,0 +1,166 @@
+"""The Python API: `musenet.load()` gives a `Composer`; `.generate(...)` gives `Candidate` pieces.
+
+import musenet
+composer = musenet.load()                          # the shipped default model
+for c in composer.generate(style="bach", instruments=["piano", "violin"], seconds=30, candidates=4, seed=1):
+    c.save_midi(f"bach-{c.index}.mid"); c.save_wav(f"bach-{c.index}.wav")
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..codec.decode import decode
+from ..codec.events import Piece, sort_notes
+from ..codec.midi_io import write_midi
+from ..codec.safe import load_midi
+from ..codec.vocab import Vocab, VocabConfig
+from ..errors import UserError
+from .engine import GenerateConfig, generate_ids
+from .sampling import SampleConfig
+
+PACKAGE_MODELS = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class Candidate:
+    """One generated piece: its notes (primer included, verbatim) and the tokens it came from."""
+
+    index: int  # 1-based, as in candidate-1.mid
+    piece: Piece
+    ids: np.ndarray
+    primer_seconds: float
+    repairs: Counter
+    instruments: list[str]  # the instruments that play in it
+
+    @property
+    def seconds(self) -> float:
+        return self.piece.duration
+
+    def save_midi(self, path: str | Path) -> Path:
+        write_midi(self.piece, path)
+        return Path(path)
+
+    def save_wav(self, path: str | Path, soundfont: str | Path | None = None) -> Path:
+        from ..audio import render, save_wav
+
+        rate = 44100
+        save_wav(render(self.piece, sample_rate=rate, soundfont=soundfont), path, rate)
+        return Path(path)
+
+    def summary(self) -> dict:
+        return {
+            "candidate": self.index,
+            "seconds": round(self.seconds, 2),
+            "notes": len(self.piece),
+            "instruments": self.instruments,
+            "tokens": int(len(self.ids)),
+        }
+
+
+def models_home() -> Path:
+    return Path(os.environ.get("MUSENET_HOME", Path.home() / ".musenet")) / "models"
+
+
+def resolve_model(name_or_path: str | Path | None) -> Path:
+    """A folder holding config.json + model.safetensors: a path, or a name under $MUSENET_HOME/models or shipped."""
+    name = str(name_or_path or DEFAULT_MODEL)
+    for cand in (Path(name), models_home() / name, PACKAGE_MODELS / name):
+        if (cand / "config.json").is_file():
+            return cand
+    if name_or_path is None or name == DEFAULT_MODEL:
+        raise UserError(
+            "no default model is installed yet; train one (`musenet train`) and pass its folder with --model"
+        )
+    raise UserError(
+        f"model {name!r} not found: give a folder with config.json and model.safetensors, or a name in {models_home()}"
+    )
+
+
+class Composer:
+    """A trained model with its vocabulary, ready to generate."""
+
+    def __init__(self, model, vocab: Vocab, meta: dict | None = None, path: Path | None = None):
+        self.model = model.eval()
+        self.vocab = vocab
+        self.meta = meta or {}
+        self.path = path
+
+    @property
+    def styles(self) -> list[str]:
+        return list(self.vocab.config.styles)
+
+    @property
+    def instruments(self) -> list[str]:
+        return [i.name for i in self.vocab.config.instruments]
+
+    def generate(
+        self,
+        style: str | None = None,
+        instruments: Sequence[str] = ("piano",),
+        seconds: float = 30.0,
+        primer: str | Path | Piece | None = None,
+        prompt_seconds: float | None = None,
+        candidates: int = 4,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Candidate]:
+        try:
+            sampling = SampleConfig(temperature, top_k, top_p)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        cfg = GenerateConfig(style, tuple(instruments), seconds, candidates, seed, sampling)
+        cfg.check(self.vocab)
+        primer_piece = self._primer(primer, prompt_seconds)
+        out = generate_ids(self.model, self.vocab, cfg, primer=primer_piece, progress=progress)
+        unit = self.vocab.config.time_unit_ms / 1000
+        names = self.instruments
+        program_to_inst = self.vocab.program_to_instrument
+        results = []
+        for i, g in enumerate(out, 1):
+            piece, repairs = decode(g.ids, self.vocab)
+            notes = piece.notes
+            if primer_piece is not None:
+                # the primer's own notes, verbatim (not quantised), then the new ones
+                new = notes[notes["start"] >= g.primer_units * unit - 1e-9]
+                notes = sort_notes(np.concatenate([primer_piece.notes, new]))
+            piece = Piece(notes, style=style or self.styles[0], title=f"candidate-{i}")
+            used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
+            playing = [names[k] for k in used if k >= 0]
+            results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing))
+        return results
+
+    def _primer(self, primer: str | Path | Piece | None, prompt_seconds: float | None) -> Piece | None:
+        if primer is None:
+            if prompt_seconds is not None:
+                raise UserError("--prompt-seconds needs a primer (--prompt IN.mid)")
+            return None
+        piece = primer if isinstance(primer, Piece) else load_midi(primer)
+        if prompt_seconds is not None:
+            if prompt_seconds <= 0:
+                raise UserError(f"--prompt-seconds must be positive, got {prompt_seconds:g}")
+            end = piece.duration
+            piece = piece.window(max(0.0, end - prompt_seconds - 1e-6), end + 1e-6)  # 1 µs of float slack
+        return piece
+
+
+def load(name_or_path: str | Path | None = None, device: str = "cpu") -> Composer:
+    """Loads a model folder (or the shipped default) for generation."""
+    path = resolve_model(name_or_path)
+    from ..model.checkpoint import load_model  # torch-heavy: only once a model folder was found
+
+    model, meta = load_model(path, device=device)
+    vocab_cfg = meta.get("vocab")
+    if vocab_cfg is None:
+        raise UserError(f"{path} has no vocabulary config: it is not a musenet music model")
+    return Composer(model, Vocab(VocabConfig.from_dict(vocab_cfg)), meta, path)

@@ -1,0 +1,139 @@
+"""Generation: a batch of candidates sampled with a KV cache, under the token grammar. Token ids in, ids out.
+
+The model sees `style instrument… start` and, when given, the primer's tokens; every step masks the logits with
+`codec.grammar.Grammar`, so:
+
+- only the requested instruments can start notes (MuseNet's instruments were "strong suggestions"; ours are
+  guaranteed), and every stream decodes with no repairs;
+- the structural positions are driven by the requested length: `part` and `countdown` count towards it, so the
+  model can end by itself near it (`end` becomes legal from `min_fraction` of the new music on), and the clock can
+  never pass it.
+
+A piece longer than the model's context slides the window: the prefix stays, the oldest body tokens go, and the
+cache is recomputed (MuseNet's themes were rarely recalled from more than ~2,000 tokens back either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..codec.encode import encode, prefix_ids
+from ..codec.events import Piece
+from ..codec.grammar import Grammar
+from ..codec.vocab import Vocab
+from ..errors import UserError
+from ..model.gpt import Positions
+from .sampling import SampleConfig, sample
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    style: str | None = None
+    """A style of the model's vocabulary (None: its first style, 'unknown')."""
+    instruments: tuple[str, ...] = ("piano",)
+    """The only instruments that may play in the new music."""
+    seconds: float = 30.0
+    """Length of the new music (after the primer), in seconds; generation never runs past it."""
+    candidates: int = 4
+    """How many continuations to sample, as one batch."""
+    seed: int = 0
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    min_fraction: float = 0.8
+    """The model may end the piece from this share of the requested length on."""
+
+    def check(self, vocab: Vocab) -> None:
+        names = [i.name for i in vocab.config.instruments]
+        for name in self.instruments:
+            if name not in names:
+                raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
+        if not self.instruments:
+            raise UserError("choose at least one instrument")
+        if self.style is not None and self.style not in vocab.config.styles:
+            raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
+        if not 0 < self.seconds <= 3600:
+            raise UserError(f"--seconds must be in (0, 3600], got {self.seconds:g}")
+        if not 1 <= self.candidates <= 64:
+            raise UserError(f"--candidates must be 1..64, got {self.candidates}")
+        if not 0 <= self.min_fraction <= 1:
+            raise UserError("min_fraction must be in [0, 1]")
+
+
+@dataclass
+class Generated:
+    """One candidate: its full token stream and positions, and where the primer ended (time units)."""
+
+    ids: np.ndarray  # (N,) prefix + primer + new tokens + end (+ pad)
+    positions: np.ndarray  # (N, 4) time, chord, part, countdown
+    primer_units: int
+
+
+def _positions(pos: np.ndarray) -> Positions:
+    t = torch.from_numpy(np.ascontiguousarray(pos))
+    return Positions(t[..., 0], t[..., 1], t[..., 2], t[..., 3])
+
+
+@torch.inference_mode()
+def generate_ids(
+    model,
+    vocab: Vocab,
+    cfg: GenerateConfig,
+    primer: Piece | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Generated]:
+    """Samples `cfg.candidates` continuations; returns their token streams (decode with `codec.decode`)."""
+    cfg.check(vocab)
+    B = cfg.candidates
+    unit_ms = vocab.config.time_unit_ms
+    names = [i.name for i in vocab.config.instruments]
+    allowed = sorted(names.index(n) for n in cfg.instruments)
+
+    body, primer_units, present = np.zeros(0, np.int64), 0, set(allowed)
+    if primer is not None and len(primer):
+        enc = encode(primer, vocab, style=cfg.style)
+        start_at = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
+        body, primer_units = enc.ids[start_at:-1], enc.duration
+        present |= {int(k) for k in np.unique(vocab.note_table[body[body < vocab.n_notes], 0])}
+    new_units = max(1, round(cfg.seconds * 1000 / unit_ms))
+    duration = primer_units + new_units
+    grammar = Grammar(vocab, B, allowed, duration, min_end=primer_units + round(cfg.min_fraction * new_units))
+
+    prefix = prefix_ids(vocab, cfg.style, sorted(present))
+    start = np.concatenate([prefix, body])
+    ids = np.repeat(start[None, :], B, axis=0)
+    pos = np.stack([grammar.push(np.full(B, t)) for t in start], axis=1)  # (B, N, 4)
+
+    ctx = model.config.block_size
+    n_prefix = len(prefix)
+    if n_prefix + 8 > ctx:
+        raise UserError(f"the model's context ({ctx} tokens) is too short for this prefix")
+    keep = max(1, ctx - n_prefix - ctx // 4)  # body tokens kept when the window (re)fills
+    gen = torch.Generator().manual_seed(cfg.seed)
+    cache = model.new_cache(B, ctx)
+    refill = True
+    logits = None
+    while True:
+        if refill:
+            n = ids.shape[1]
+            window = np.r_[np.arange(n_prefix), np.arange(max(n_prefix, n - keep), n)]
+            cache.truncate(0)
+            idx = torch.from_numpy(ids[:, window])
+            logits = model(idx, _positions(pos[:, window]), cache=cache)[0][:, -1]
+            refill = False
+        mask = torch.from_numpy(grammar.mask())
+        tok = sample(logits, cfg.sample, gen, mask)
+        p = grammar.push(tok.numpy())
+        ids = np.concatenate([ids, tok.numpy()[:, None]], axis=1)
+        pos = np.concatenate([pos, p[:, None, :]], axis=1)
+        if progress is not None:
+            progress(float(np.minimum(grammar.time, duration).min() - primer_units) / new_units)
+        if grammar.ended.all():
+            break
+        if cache.length + 1 > ctx:
+            refill = True
+            continue
+        logits = model(tok[:, None], _positions(p[:, None, :]), cache=cache)[0][:, -1]
+    return [Generated(ids[b], pos[b], primer_units) for b in range(B)]

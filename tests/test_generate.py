@@ -1,0 +1,134 @@
+"""Generation under the grammar, with a small random model: every promise holds whatever the weights."""
+
+import numpy as np
+import pytest
+import torch
+
+from musenet.codec.decode import decode
+from musenet.codec.events import Piece, make_notes
+from musenet.codec.vocab import Vocab
+from musenet.errors import UserError
+from musenet.generate.composer import Composer
+from musenet.generate.engine import GenerateConfig, generate_ids
+from musenet.generate.sampling import SampleConfig, sample
+from musenet.model.config import GPTConfig
+from musenet.model.gpt import GPT, Positions
+
+VOCAB = Vocab()
+
+
+def tiny_model(block_size=256, seed=0):
+    torch.manual_seed(seed)
+    cfg = GPTConfig(vocab_size=VOCAB.size, block_size=block_size, n_layer=2, n_head=2, n_embd=32)
+    return GPT(cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def programs_of(names):
+    return {i.program for i in VOCAB.config.instruments if i.name in names}
+
+
+def test_instruments_length_and_validity(model):
+    cfg = GenerateConfig(style="bach", instruments=("violin", "cello"), seconds=6, candidates=3, seed=1)
+    out = generate_ids(model, VOCAB, cfg)
+    assert len(out) == 3
+    for g in out:
+        piece, repairs = decode(g.ids, VOCAB)
+        assert not repairs
+        assert piece.style == "bach"
+        assert set(piece.notes["program"].tolist()) <= programs_of({"violin", "cello"})
+        end_time = g.positions[list(g.ids).index(VOCAB.end), 0] * VOCAB.config.time_unit_ms / 1000
+        assert cfg.min_fraction * 6 - 1e-9 <= end_time <= 6 + 1e-9
+        assert piece.duration <= 6 + 1e-9
+
+
+def test_same_seed_same_tokens_other_seed_other_tokens(model):
+    cfg = GenerateConfig(instruments=("piano",), seconds=3, candidates=2, seed=7)
+    a, b = generate_ids(model, VOCAB, cfg), generate_ids(model, VOCAB, cfg)
+    assert all(np.array_equal(x.ids, y.ids) for x, y in zip(a, b, strict=True))
+    c = generate_ids(model, VOCAB, GenerateConfig(instruments=("piano",), seconds=3, candidates=2, seed=8))
+    assert not all(np.array_equal(x.ids, y.ids) for x, y in zip(a, c, strict=True))
+
+
+def test_cached_greedy_decoding_equals_full_recompute(model):
+    cfg = GenerateConfig(
+        instruments=("piano", "drums"), seconds=2, candidates=1, seed=0, sample=SampleConfig(0.0)
+    )
+    (g,) = generate_ids(model, VOCAB, cfg)
+    # recompute every step from scratch, no cache: the greedy token must be the one the cached run chose
+    ids = torch.from_numpy(g.ids[None])
+    pos = torch.from_numpy(g.positions[None])
+    n_prefix = list(g.ids).index(VOCAB.start) + 1
+    end = list(g.ids).index(VOCAB.end)
+    with torch.no_grad():
+        logits, _ = model(ids[:, :end], Positions(*(pos[:, :end, k] for k in range(4))))
+    from musenet.codec.grammar import Grammar
+
+    grammar = Grammar(VOCAB, 1, [0, 9], g.positions[end, 0].item() * 0 + 200, min_end=int(0.8 * 200))
+    for t in g.ids[:n_prefix]:
+        grammar.push(np.array([t]))
+    for i in range(n_prefix, end + 1):
+        allowed = torch.from_numpy(grammar.mask())
+        want = sample(logits[:, i - 1], SampleConfig(0.0), allowed=allowed)
+        assert int(want) == int(g.ids[i]), f"step {i}"
+        grammar.push(np.array([g.ids[i]]))
+
+
+def test_sliding_window_makes_long_pieces_from_a_short_context():
+    model = tiny_model(block_size=24)
+    cfg = GenerateConfig(instruments=("piano", "drums"), seconds=20, candidates=2, seed=3)
+    for g in generate_ids(model, VOCAB, cfg):
+        assert len(g.ids) > 4 * 24  # the window slid several times
+        piece, repairs = decode(g.ids, VOCAB)
+        assert not repairs and 16 <= piece.duration <= 20.2
+
+
+def test_primer_is_kept_verbatim_and_continued(model):
+    notes = make_notes([0.0, 0.5, 1.0], [0.5, 1.0, 2.0], [60, 64, 67], [70, 80, 90], [0, 0, 40])
+    notes["start"] += 0.003  # off the 10 ms grid: kept exactly, not quantised
+    notes["end"] += 0.003
+    primer = Piece(notes)
+    composer = Composer(model, VOCAB)
+    out = composer.generate(instruments=["flute"], seconds=3, primer=primer, candidates=2, seed=2)
+    for c in out:
+        head = c.piece.notes[: len(notes)]
+        assert np.array_equal(head, primer.notes)
+        rest = c.piece.notes[len(notes) :]
+        assert np.all(rest["start"] >= 2.0 - 1e-9)
+        assert set(rest["program"].tolist()) <= programs_of({"flute"})
+        assert c.piece.duration <= 2.003 + 3 + 1e-6
+    # only the last second of the primer
+    out = composer.generate(instruments=["flute"], seconds=1, primer=primer, prompt_seconds=1.0, candidates=1)
+    first = out[0].piece.notes[0]
+    assert first["pitch"] == 67 and abs(first["start"]) < 1e-5  # the window starts 1 s before the end
+
+
+def test_bad_requests_are_user_errors(model):
+    composer = Composer(model, VOCAB)
+    for kwargs, words in [
+        (dict(instruments=["kazoo"]), "unknown instrument 'kazoo'"),
+        (dict(style="klingon"), "unknown style"),
+        (dict(seconds=-1), "--seconds"),
+        (dict(candidates=0), "--candidates"),
+        (dict(temperature=-1), "temperature"),
+        (dict(top_p=0), "top_p"),
+        (dict(prompt_seconds=3), "needs a primer"),
+    ]:
+        with pytest.raises(UserError, match=words):
+            composer.generate(**kwargs)
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[0.0, 1.0, 2.0, 3.0]])
+    g = torch.Generator().manual_seed(0)
+    assert sample(logits, SampleConfig(0.0)).item() == 3
+    draws = {sample(logits, SampleConfig(1.0, top_k=2), g).item() for _ in range(200)}
+    assert draws == {2, 3}
+    # top_p 0.5: token 3 alone has p = 0.64 >= 0.5
+    assert {sample(logits, SampleConfig(1.0, top_p=0.5), g).item() for _ in range(50)} == {3}
+    allowed = torch.tensor([[True, True, False, False]])
+    assert {sample(logits, SampleConfig(1.0), g, allowed).item() for _ in range(100)} <= {0, 1}

@@ -1,0 +1,65 @@
+"""The grammar accepts exactly what the encoder writes (on real files), and steers random streams to valid ones."""
+
+import numpy as np
+import pytest
+from conftest import loadable_files
+
+from musenet.codec.decode import decode
+from musenet.codec.encode import encode
+from musenet.codec.grammar import Grammar
+from musenet.codec.midi_io import read_midi
+from musenet.codec.vocab import Vocab
+
+VOCAB = Vocab()
+
+
+@pytest.mark.parametrize("path", loadable_files()[::5], ids=lambda p: p.name)
+def test_encoded_files_are_in_the_language(path):
+    enc = encode(read_midi(path), VOCAB)
+    insts = np.unique(VOCAB.note_table[enc.ids[enc.ids < VOCAB.n_notes], 0])
+    g = Grammar(VOCAB, 1, insts.tolist(), enc.duration)
+    got = []
+    for i, t in enumerate(enc.ids):
+        allowed = g.mask()[0]
+        assert allowed[t], f"token {i} {VOCAB.name(int(t))} was not allowed"
+        got.append(g.push(np.array([t]))[0])
+    want = np.stack([enc.positions.time, enc.positions.chord, enc.positions.part, enc.positions.countdown], 1)
+    assert np.array_equal(np.array(got), want)
+    assert g.mask()[0].nonzero()[0].tolist() == [VOCAB.pad]
+
+
+def test_random_streams_under_the_mask_decode_cleanly():
+    rng = np.random.default_rng(0)
+    insts = [1, 9]  # violin and drums
+    duration = 500  # 5 s
+    B = 8
+    g = Grammar(VOCAB, B, insts, duration, min_end=400)
+    streams = [[] for _ in range(B)]
+    for t in [VOCAB.style_id("bach"), VOCAB.instrument_offset + 1, VOCAB.instrument_offset + 9, VOCAB.start]:
+        g.push(np.full(B, t))
+        for s in streams:
+            s.append(t)
+    for _ in range(20000):
+        allowed = g.mask()
+        assert allowed.any(axis=1).all(), "a stream with no legal next token"
+        # uniform over the legal tokens, but favour note-ons so the streams are busy
+        weights = allowed * (1.0 + 30.0 * g.is_on[None, :])
+        probs = weights / weights.sum(1, keepdims=True)
+        toks = np.array([rng.choice(VOCAB.size, p=p) for p in probs])
+        g.push(toks)
+        for s, t in zip(streams, toks, strict=True):
+            s.append(int(t))
+        if g.ended.all():
+            break
+    assert g.ended.all()
+    for s in streams:
+        piece, repairs = decode(s, VOCAB)
+        assert not repairs, repairs
+        assert set(piece.notes["program"].tolist()) <= {40, 128}
+        pitched = piece.notes[piece.notes["program"] != 128]
+        last = max(pitched["end"].max(initial=0), piece.notes["start"].max(initial=0))
+        assert 4.0 <= last <= 5.0 + 1e-9  # ended after min_end, never past the requested duration
+        # its notes were within every rule: encoding them changes nothing
+        again, _ = decode(encode(piece, VOCAB, style="bach").ids, VOCAB)
+        assert np.array_equal(again.notes, piece.notes)
+        assert len(piece) > 20
