@@ -159,7 +159,11 @@ def load(name_or_path: str | Path | None = None, device: str = "cpu") -> Compose
     path = resolve_model(name_or_path)
     from ..model.checkpoint import load_model  # torch-heavy: only once a model folder was found
 
-    model, meta = load_model(path, device=device)
+    try:
+        model, meta = load_model(path, device=device)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        reason = " ".join(str(e).split())[:200]
+        raise UserError(f"cannot load the model in {path}: {reason}") from None
     vocab_cfg = meta.get("vocab")
     if vocab_cfg is None:
         raise UserError(f"{path} has no vocabulary config: it is not a musenet music model")
