@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,7 +43,7 @@ def test_generate_writes_midi_and_wav_and_reports_json(model_dir, tmp_path):
         assert set(c["instruments"]) <= {"piano", "violin"} and c["seconds"] <= 4.0 + 1e-6
         piece = load_midi(c["files"]["midi"])
         assert len(piece) == c["notes"]
-        wav = open(c["files"]["wav"], "rb").read()
+        wav = Path(c["files"]["wav"]).read_bytes()
         assert wav[:4] == b"RIFF" and len(wav) > 44100 * 2 * 2  # more than a second of 16-bit stereo
     # reproducible: the same seed gives byte-identical files; another seed does not
     again = tmp_path / "again"
