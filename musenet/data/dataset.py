@@ -1,0 +1,124 @@
+"""Training windows over a built dataset: memory-mapped, with MuseNet's augmentations, deterministic for a seed.
+
+**Windows.** A window is `context + 1` tokens: the piece's prefix (`style instrument... start`), then a slice of its
+body (notes, waits, `end`). A piece whose body fits is one window, padded on the right with `pad_id`. A longer
+body of B tokens is cut into ceil(B / L) windows of L = context + 1 - prefix body tokens each, starting at 0, L,
+2L, ... with the last one aligned to the body's end, so every token is seen. A window that starts mid-piece
+starts at a `wait` (the first at or after its nominal start, if one comes within 64 tokens), so that it opens on a
+moment, as a generation would.
+
+**Positions.** The prefix has the positions it has at the start of the piece (time 0, part 0, full countdown).
+Body tokens keep the positions they have in the whole piece: `time` is the clock since the piece's start (not
+re-based to the window), `part` and `countdown` follow from it and the piece's duration, and `chord` counts from
+the window's opening wait, which is where the chord count restarts anyway. So a window starting mid-piece looks
+exactly like that stretch of the full sequence. Padding has all positions 0.
+
+**Augmentation** (`augment=True`, see `data.augment`): drawn from `np.random.default_rng(seed)`: the window's
+start moves by up to half a window (long pieces), then transposition within every instrument's range, a velocity
+shift of +-1 level, a tempo stretch in [0.95, 1.05] (time, duration, part and countdown follow). The same
+(index, seed) always gives the same sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..codec.positions import countdown_of, part_of, positions
+from ..codec.vocab import Vocab, VocabConfig
+from . import augment as aug
+from .shards import open_split, read_meta
+
+SNAP_TOKENS = 64  # how far past its nominal start a window looks for a wait to open on
+STRETCH_SLACK = 32  # extra body tokens read before a stretch, which may shorten the slice by merging waits
+
+
+class WindowDataset:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        split: str,
+        context: int,
+        augment: bool,
+        augment_config: aug.AugmentConfig | None = None,
+    ):
+        meta = read_meta(data_dir)
+        self.vocab_config: dict = meta["vocab"]
+        self.vocab = Vocab(VocabConfig.from_dict(self.vocab_config))
+        self.vocab_size: int = self.vocab.size
+        self.pad_id: int = self.vocab.pad
+        self.chord_positions: int = self.vocab.config.max_chord + 1
+        self.styles: list[str] = list(self.vocab.config.styles)
+        self.context = context
+        self.augment = augment
+        self.augment_config = augment_config or aug.AugmentConfig()
+        self.tokens, self.time, self.index = open_split(data_dir, split)
+        if len(self.index) and int(self.index["prefix"].max()) >= context + 1:
+            raise ValueError(
+                f"context {context} is too short for a prefix of {int(self.index['prefix'].max())} tokens"
+            )
+        body = (self.index["length"] - self.index["prefix"]).astype(np.int64)
+        room = context + 1 - self.index["prefix"].astype(np.int64)  # body tokens a window holds
+        n = np.maximum(1, -(-body // room))
+        self.win_piece = np.repeat(np.arange(len(self.index)), n)
+        first = np.repeat(np.cumsum(n) - n, n)
+        k = np.arange(len(self.win_piece)) - first  # window number within its piece
+        room_w = room[self.win_piece]
+        self.win_start = np.minimum(k * room_w, np.maximum(body[self.win_piece] - room_w, 0))
+
+    def __len__(self) -> int:
+        return len(self.win_piece)
+
+    def _snap(self, at: int, start: int, stop: int) -> int:
+        """The first wait at or after `start` (body offsets; `at` = the body's first token), if one is near."""
+        v = self.vocab
+        seg = np.asarray(self.tokens[at + start : at + min(stop, start + SNAP_TOKENS)])
+        waits = np.flatnonzero((seg >= v.wait_offset) & (seg < v.style_offset))
+        return start + int(waits[0]) if len(waits) else start
+
+    def sample(self, index: int, seed: int) -> dict[str, np.ndarray]:
+        """Window `index` as int64 arrays of length context + 1: ids, time, chord, part, countdown."""
+        v, n = self.vocab, self.context + 1
+        row = self.index[self.win_piece[index]]
+        off, plen, length, duration = (
+            int(row["offset"]),
+            int(row["prefix"]),
+            int(row["length"]),
+            int(row["duration"]),
+        )
+        body, room = length - plen, n - plen
+        start = int(self.win_start[index])
+        rng = np.random.default_rng(seed) if self.augment else None
+        if rng is not None and body > room:
+            start = int(np.clip(start + rng.integers(-(room // 2), room // 2 + 1), 0, body - room))
+        if start > 0:
+            start = self._snap(off + plen, start, body)
+        at = off + plen
+        take = room + (STRETCH_SLACK if self.augment else 0)
+        prefix = np.asarray(self.tokens[off:at], dtype=np.int64)
+        ids = np.asarray(self.tokens[at + start : at + min(body, start + take)], dtype=np.int64)
+        base = int(self.time[at + start - 1]) if start > 0 else 0  # the clock just before the slice
+        if rng is not None:
+            a = aug.draw(ids[:room], v, rng, self.augment_config)
+            ids = aug.apply(ids, v, a)
+            base, duration = int(np.rint(base * a.f)), int(np.rint(duration * a.f))
+        ids = np.concatenate([prefix, ids[:room]])
+        pos = positions(ids, v, duration)
+        time = pos.time
+        time[plen:] += base
+        duration = max(duration, int(time[-1]))  # a stretch rounds gaps up; keep the end inside the piece
+        out = {
+            "ids": ids,
+            "time": time,
+            "chord": pos.chord,
+            "part": np.asarray(part_of(v, time, duration), dtype=np.int64),
+            "countdown": np.asarray(countdown_of(v, time, duration), dtype=np.int64),
+        }
+        out["part"][:plen] = 0
+        out["countdown"][:plen] = countdown_of(v, 0, duration)
+        if len(ids) < n:
+            pad = n - len(ids)
+            out = {k: np.concatenate([a, np.zeros(pad, np.int64)]) for k, a in out.items()}
+            out["ids"][-pad:] = self.pad_id
+        return out

@@ -1,0 +1,149 @@
+"""Building datasets: a small music21 build, a MIDI folder with a corrupt file, the split, the cache, the CLI."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musenet.data.build import BuildConfig, build
+from musenet.data.shards import open_split, read_meta, split_of
+
+SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
+GOOD = SHARED_MIDI / "MidiTok/tests/MIDIs_one_track/POP909_022.mid"
+
+
+@pytest.fixture(scope="module")
+def m21_build(tmp_path_factory):
+    pytest.importorskip("music21")
+    root = tmp_path_factory.mktemp("m21")
+    cfg = BuildConfig(
+        source="music21",
+        out=root / "data",
+        collections=("bach", "josquin", "essenFolksong", "demos"),
+        limit=2,
+        workers=2,
+        cache_dir=root / "cache",
+        progress=False,
+    )
+    return cfg, build(cfg)
+
+
+def test_music21_build_counts_styles_and_files(m21_build):
+    cfg, meta = m21_build
+    assert read_meta(cfg.out) == json.loads((cfg.out / "meta.json").read_text())
+    styles = {s for c in meta["counts"].values() for s in c["styles"]}
+    assert styles == {"bach", "renaissance", "german_folk"}
+    assert meta["pieces"] > 500  # two Essen files hold ~600 tunes
+    assert meta["dropped"].get("demo_file") == 2  # the demos folder is counted, not built
+    rows = [json.loads(line) for line in (cfg.out / "pieces.jsonl").read_text().splitlines()]
+    assert len(rows) == meta["pieces"] and len({r["id"] for r in rows}) == len(rows)
+    # josquin's voices are merged: one piece per file
+    assert sum(r["id"].startswith("music21:josquin/") for r in rows) == 2
+    assert all("#" not in r["id"] for r in rows if r["id"].startswith("music21:josquin/"))
+    total = 0
+    for split in ("train", "val", "test"):
+        tokens, time, index = open_split(cfg.out, split)
+        assert len(tokens) == len(time) == int(index["length"].sum())
+        total += len(tokens)
+        for row in index[:20]:
+            ids = np.asarray(tokens[row["offset"] : row["offset"] + row["length"]])
+            assert ids[row["prefix"] - 1] == meta["vocab_size"] - 3  # the `start` token ends the prefix
+            assert ids[-1] == meta["vocab_size"] - 2  # `end`
+    assert total == meta["tokens"]
+
+
+def test_split_is_a_stable_hash_of_identity(m21_build):
+    cfg, _ = m21_build
+    rows = [json.loads(line) for line in (cfg.out / "pieces.jsonl").read_text().splitlines()]
+    assert all(r["split"] == split_of(r["id"], cfg.val_fraction, cfg.test_fraction) for r in rows)
+    assert split_of("music21:bach/bwv1.6.mxl", 0.02, 0.02) == split_of("music21:bach/bwv1.6.mxl", 0.02, 0.02)
+    shares = [split_of(f"piece {k}", 0.1, 0.1) for k in range(5000)]
+    assert 0.08 < shares.count("test") / 5000 < 0.12 and 0.08 < shares.count("val") / 5000 < 0.12
+
+
+def test_rebuild_uses_the_cache_and_gives_the_same_shards(m21_build, tmp_path):
+    cfg, meta = m21_build
+    again = BuildConfig(**{**cfg.__dict__, "out": tmp_path / "again"})
+    meta2 = build(again)
+    assert meta2["build"]["cached_tasks"] == meta2["build"]["tasks"] > 0
+    assert meta2["counts"] == meta["counts"]
+    a, _, _ = open_split(cfg.out, "train")
+    b, _, _ = open_split(again.out, "train")
+    assert np.array_equal(a, b)
+
+
+@pytest.fixture
+def midi_folder(tmp_path):
+    if not GOOD.is_file():
+        pytest.skip("../shared/midi is not beside the repo")
+    root = tmp_path / "midi"
+    for sub in ("Jazz Standards", "rock"):
+        (root / sub).mkdir(parents=True)
+    shutil.copy(GOOD, root / "Jazz Standards" / "a.mid")
+    shutil.copy(GOOD, root / "rock" / "b.mid")  # the same notes: a duplicate, dropped
+    shutil.copy(SHARED_MIDI / "MidiTok/tests/MIDIs_multitrack/Funkytown.mid", root / "rock" / "c.mid")
+    (root / "rock" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff")
+    (root / "rock" / "notes.mid").write_text("not a midi file at all")
+    return root
+
+
+def test_midi_folder_labels_and_bad_files_are_drops(midi_folder, tmp_path):
+    meta = build(BuildConfig(source=str(midi_folder), out=tmp_path / "out", workers=2, progress=False))
+    assert meta["pieces"] == 2
+    styles = {s for c in meta["counts"].values() for s in c["styles"]}
+    assert styles == {"jazz_standards", "rock"}
+    assert "jazz_standards" in meta["styles"] and meta["styles"][: len(meta["styles"]) - 2][0] == "unknown"
+    assert meta["dropped"]["duplicate"] == 1
+    assert sum(meta["dropped"].values()) == 3, meta["dropped"]
+    drops = [json.loads(line) for line in (tmp_path / "out" / "dropped.jsonl").read_text().splitlines()]
+    assert {d["id"] for d in drops} >= {"midi:rock/broken.mid", "midi:rock/notes.mid"}
+    assert all(d["detail"] for d in drops)
+
+
+def test_labels_csv_overrides_folders(midi_folder, tmp_path):
+    csv = tmp_path / "labels.csv"
+    csv.write_text("path,style\nJazz Standards/a.mid,Bebop\n")
+    meta = build(
+        BuildConfig(source=str(midi_folder), out=tmp_path / "out", labels=csv, workers=1, progress=False)
+    )
+    styles = {s for c in meta["counts"].values() for s in c["styles"]}
+    assert styles == {"bebop", "unknown"}
+
+
+def test_shared_midi_folder_builds_with_every_corrupt_file_dropped(tmp_path):
+    if not SHARED_MIDI.is_dir():
+        pytest.skip("../shared/midi is not beside the repo")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import CORRUPT, shared_midi_files
+
+    meta = build(BuildConfig(source=str(SHARED_MIDI), out=tmp_path / "out", workers=2, progress=False))
+    drops = [json.loads(line) for line in (tmp_path / "out" / "dropped.jsonl").read_text().splitlines()]
+    dropped = {Path(d["id"]).name for d in drops if d["reason"] not in ("duplicate", "too_few_notes")}
+    assert dropped >= CORRUPT
+    assert meta["pieces"] + len(drops) == len(shared_midi_files())
+
+
+def musenet(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "musenet", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_build_info_and_user_errors(midi_folder, tmp_path):
+    r = musenet(
+        "data", "build", "--source", midi_folder, "--out", tmp_path / "d", "--quiet", "--workers", "1"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "2 pieces" in r.stdout and "dropped" in r.stdout
+    r = musenet("data", "info", tmp_path / "d")
+    assert r.returncode == 0 and "jazz_standards" in r.stdout
+    for args in (
+        ("build", "--source", tmp_path / "nope", "--out", tmp_path / "x"),
+        ("info", tmp_path / "nope"),
+    ):
+        r = musenet("data", *args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
