@@ -107,8 +107,10 @@ def save(
     optimizer: dict[str, Any] | None = None,
     dtype: str = "fp32",
     commit: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write a checkpoint of `model` (unwrapped: no DDP or compile wrapper) into run_dir, atomically."""
+    """Write a checkpoint of `model` (unwrapped: no DDP or compile wrapper) into run_dir, atomically.
+    `extra` adds JSON-able facts about the run (world size, tokens seen) to config.json."""
     run_dir = Path(run_dir)
     weights = {k: v.detach().to("cpu", _DTYPES[dtype]).contiguous() for k, v in model.state_dict().items()}
     meta = dict(
@@ -121,6 +123,7 @@ def save(
         dtype=dtype,
         git_commit=commit if commit is not None else git_commit(),
         torch_version=torch.__version__,
+        **(extra or {}),
     )
     writers: dict[str, Callable[[Path], None]] = {
         WEIGHTS: lambda p: save_file(weights, str(p), metadata={"step": str(step), "format": str(FORMAT)}),

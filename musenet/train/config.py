@@ -1,0 +1,151 @@
+"""The training configuration: one frozen dataclass, saved in every checkpoint; presets fill what flags leave out."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from musenet.model.config import PRESETS as MODEL_PRESETS
+from musenet.model.config import GPTConfig
+
+# Optimisation defaults per preset (model sizes are in musenet.model.config.PRESETS). tiny is sized to show a
+# clearly falling validation loss within minutes on 2 CPU cores; base is MuseNet's 4,096-token context, for GPUs.
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(batch_size=8, lr=1e-3, warmup_steps=50, max_steps=2000, eval_interval=100),
+    "small": dict(batch_size=8, lr=6e-4, warmup_steps=100, max_steps=5000, eval_interval=250),
+    "base": dict(batch_size=8, lr=3e-4, warmup_steps=500, max_steps=50000, eval_interval=1000),
+}
+
+# Fields that may change when a run is resumed: they alter neither the model nor the data order nor the
+# optimisation of the steps already taken. Everything else must match the saved run.
+RESUMABLE = frozenset(
+    {
+        "data",
+        "max_steps",
+        "eval_interval",
+        "eval_batches",
+        "ckpt_interval",
+        "log_interval",
+        "compile",
+        "threads",
+        "device",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    """Folder of a built dataset (`musenet data build`)."""
+    out: str
+    """Run folder: checkpoint, log.csv, loss.png."""
+    preset: str = "tiny"
+    """Model size and optimisation defaults: tiny, small or base."""
+    dataset: str = "musenet.data.dataset:WindowDataset"
+    """`module:Class` of the window dataset; tests and benchmarks use musenet.train.synthetic:SyntheticDataset."""
+
+    # model shape (None = the preset's)
+    n_layer: int | None = None
+    n_head: int | None = None
+    n_embd: int | None = None
+    context: int | None = None
+    """Tokens per training window (the model's block_size)."""
+    dropout: float = 0.0
+    musenet_embeddings: bool = True
+    """Off = plain GPT-2 (token + position embeddings only), for the ablation."""
+    attention: str = "dense"
+    """dense, strided or fixed (block-sparse; see musenet.model.sparse)."""
+    sparse_stride: int = 128
+
+    # optimisation (None = the preset's)
+    batch_size: int | None = None
+    """Windows per micro-step per process; a step sees batch_size * grad_accum * world_size windows."""
+    grad_accum: int = 1
+    max_steps: int | None = None
+    """Optimizer steps in the run; the cosine schedule ends here."""
+    lr: float | None = None
+    """Peak learning rate, reached after warmup."""
+    min_lr_ratio: float = 0.1
+    """The cosine decays to lr * min_lr_ratio."""
+    warmup_steps: int | None = None
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 = off)."""
+    mixup: float = 0.0
+    """MuseNet's mixup in token-embedding space: lambda ~ Beta(mixup, mixup) per micro-batch; 0 = off."""
+    augment: bool = True
+    """The dataset's augmentations (transposition, velocity, tempo) on training windows."""
+
+    # machinery
+    dtype: str = "auto"
+    """bf16 (autocast), fp32, or auto: bf16 where the hardware has fast bf16 matmuls, else fp32."""
+    compile: bool = False
+    device: str = "auto"
+    """auto (cuda if present, else cpu), cpu, cuda."""
+    threads: int | None = None
+    """CPU threads per process (None = torch's default, or cores / processes under torchrun)."""
+    seed: int = 1337
+    eval_interval: int | None = None
+    eval_batches: int = 8
+    ckpt_interval: int | None = None
+    """Steps between checkpoints (None = eval_interval); one is always written at the end."""
+    log_interval: int = 1
+
+    def __post_init__(self) -> None:
+        if self.preset not in MODEL_PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(MODEL_PRESETS)}")
+        if self.dtype not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"dtype must be auto, bf16 or fp32, not {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
+            raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
+        for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be positive")
+
+    def resolved(self) -> TrainConfig:
+        """This config with every None filled from the preset."""
+        fill = {**MODEL_PRESETS[self.preset], **TRAIN_PRESETS[self.preset]}
+        fill["context"] = fill.pop("block_size")
+        values = {k: v for k, v in fill.items() if getattr(self, k) is None}
+        cfg = dataclasses.replace(self, **values)
+        if cfg.ckpt_interval is None:
+            cfg = dataclasses.replace(cfg, ckpt_interval=cfg.eval_interval)
+        return cfg
+
+    def model_config(self, vocab_size: int, chord_positions: int) -> GPTConfig:
+        c = self.resolved()
+        return GPTConfig(
+            vocab_size=vocab_size,
+            block_size=c.context,
+            n_layer=c.n_layer,
+            n_head=c.n_head,
+            n_embd=c.n_embd,
+            dropout=c.dropout,
+            musenet_embeddings=c.musenet_embeddings,
+            chord_positions=chord_positions,
+            attention=c.attention,
+            sparse_stride=c.sparse_stride,
+            sparse_summary=max(1, c.sparse_stride // 16),
+        )
+
+    def resume_with(self, given: dict[str, Any]) -> TrainConfig:
+        """This (saved) config with the flags given on the command line; only RESUMABLE fields may change."""
+        changed = {k: v for k, v in given.items() if getattr(self, k) != v}
+        fixed = sorted(k for k in changed if k not in RESUMABLE)
+        if fixed:
+            saved = ", ".join(f"{k}={getattr(self, k)!r}" for k in fixed)
+            raise ValueError(f"cannot change {', '.join(fixed)} when resuming (the run has {saved})")
+        return dataclasses.replace(self, **changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        return cls(**d)
