@@ -122,6 +122,15 @@ def test_bad_requests_are_user_errors(model):
             composer.generate(**kwargs)
 
 
+def test_draw_matches_the_distribution():
+    from musenet.generate.sampling import draw
+
+    probs = torch.tensor([[0.0, 0.1, 0.0, 0.6, 0.3]]).repeat(20000, 1)
+    got = torch.bincount(draw(probs, torch.Generator().manual_seed(0)), minlength=5).float() / 20000
+    assert got[0] == 0 and got[2] == 0
+    assert torch.allclose(got, probs[0], atol=0.015)
+
+
 def test_sampling_filters():
     logits = torch.tensor([[0.0, 1.0, 2.0, 3.0]])
     g = torch.Generator().manual_seed(0)

@@ -77,14 +77,28 @@ def _positions(pos: np.ndarray) -> Positions:
 
 
 @torch.inference_mode()
-def generate_ids(
+def generate_ids(*args, **kwargs) -> list[Generated]:
+    """Samples `cfg.candidates` continuations; returns their token streams (decode with `codec.decode`).
+
+    Signature: `generate_ids(model, vocab, cfg, primer=None, progress=None)`. Runs on one CPU thread: a decode
+    step is a handful of small matrix products, and a second thread costs more in synchronisation than it gives
+    (measured on 2 cores: 3 ms per step on one thread, 3-30 ms on two, worst when the machine is busy).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _generate_ids(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _generate_ids(
     model,
     vocab: Vocab,
     cfg: GenerateConfig,
     primer: Piece | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> list[Generated]:
-    """Samples `cfg.candidates` continuations; returns their token streams (decode with `codec.decode`)."""
     cfg.check(vocab)
     B = cfg.candidates
     unit_ms = vocab.config.time_unit_ms
