@@ -65,8 +65,11 @@ def shift_velocity(ids: np.ndarray, vocab: Vocab, d: int) -> np.ndarray:
     return out
 
 
-def stretch(ids: np.ndarray, vocab: Vocab, f: float) -> np.ndarray:
-    """Scales every gap (a run of waits) by f, at least one unit, and re-splits it into waits."""
+def stretch(ids: np.ndarray, vocab: Vocab, f: float, base: int = 0) -> np.ndarray:
+    """Scales time by f: each moment moves from t to round(t * f) (t counted from `base`, the clock before `ids`),
+    every gap staying at least one unit; the gaps are re-split into waits.
+
+    Rounding the moments rather than each gap keeps the total right: a 5-unit gap times 0.95 rounds back to 5."""
     max_wait = vocab.config.max_wait
     is_wait = (ids >= vocab.wait_offset) & (ids < vocab.wait_offset + max_wait)
     if not is_wait.any():
@@ -74,7 +77,9 @@ def stretch(ids: np.ndarray, vocab: Vocab, f: float) -> np.ndarray:
     first = is_wait & ~np.r_[False, is_wait[:-1]]  # first wait of each run
     run = np.cumsum(first) - 1  # run number of each wait (valid where is_wait)
     gaps = np.bincount(run[is_wait], weights=(ids[is_wait] - vocab.wait_offset + 1)).astype(np.int64)
-    new = np.maximum(1, np.rint(gaps * f).astype(np.int64))
+    t = base + np.cumsum(gaps)
+    scaled = np.rint(np.concatenate([[base], t]) * f).astype(np.int64)
+    new = np.maximum(1, np.diff(scaled))
     n_new = -(-new // max_wait)
     # output tokens per input token: 1 for a non-wait, the run's new wait count for its first wait, 0 for the rest
     per = np.where(is_wait, 0, 1)
@@ -110,11 +115,11 @@ def draw(
     return Drawn(k, d, f)
 
 
-def apply(ids: np.ndarray, vocab: Vocab, a: Drawn) -> np.ndarray:
+def apply(ids: np.ndarray, vocab: Vocab, a: Drawn, base: int = 0) -> np.ndarray:
     if a.k:
         ids = transpose(ids, vocab, a.k)
     if a.d:
         ids = shift_velocity(ids, vocab, a.d)
     if a.f != 1.0:
-        ids = stretch(ids, vocab, a.f)
+        ids = stretch(ids, vocab, a.f, base)
     return ids

@@ -21,7 +21,7 @@ import numpy as np
 from ..codec.events import NOTE_DTYPE
 from .items import Converted, Drop, RawPiece, Task
 
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 
 
 def default_dir() -> Path:

@@ -101,7 +101,7 @@ class WindowDataset:
         base = int(self.time[at + start - 1]) if start > 0 else 0  # the clock just before the slice
         if rng is not None:
             a = aug.draw(ids[:room], v, rng, self.augment_config)
-            ids = aug.apply(ids, v, a)
+            ids = aug.apply(ids, v, a, base)
             base, duration = int(np.rint(base * a.f)), int(np.rint(duration * a.f))
         ids = np.concatenate([prefix, ids[:room]])
         pos = positions(ids, v, duration)
