@@ -69,9 +69,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Result:
     cfg = cfg.resolved()
     device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
     d = ddp.setup(device)
+    threads = torch.get_num_threads()
     try:
         return _train(cfg, resume, d, device)
     finally:
+        torch.set_num_threads(
+            threads
+        )  # a caller in the same process (a test, a notebook) gets its setting back
         ddp.teardown(d)
 
 

@@ -1,8 +1,9 @@
 """A stand-in for musenet.data.dataset.WindowDataset with the same interface, for tests and benchmarks.
 
-Windows are made of short motifs repeated with variations, so a model can learn them quickly and its loss falls;
-positions follow the same rules as real ones (time non-decreasing, chord indices within a moment, part and
-countdown over a piece). Needs no files: `data_dir` is ignored. Deterministic in (index, seed).
+Windows are walks on a fixed random Markov chain (4 successors per token, so the best loss is ln 4 = 1.39 nats
+against ln 256 = 5.55 for a fresh model): a model learns them quickly and its loss falls clearly. Positions follow
+the real rules (time non-decreasing, chord indices within a moment, part and countdown over a piece); augmentation
+stretches time. Needs no files: `data_dir` is ignored. Deterministic in (index, seed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+_SUCCESSORS = np.random.default_rng(12345).integers(1, 256, size=(256, 4))
 
 
 class SyntheticDataset:
@@ -34,17 +37,17 @@ class SyntheticDataset:
             raise IndexError(index)
         n = self.context + 1
         rng = np.random.default_rng(index + self.split_offset)
-        motif = rng.integers(
-            1, 200, size=int(rng.integers(3, 9))
-        )  # a piece: one motif, transposed as it goes
-        shift = np.random.default_rng(seed).integers(-5, 6) if self.augment else 0
-        reps = -(-n // len(motif))
-        steps = np.repeat(rng.integers(0, 4, size=reps), len(motif))[:n]
-        ids = (np.tile(motif, reps)[:n] + steps + shift) % 200 + 1
-        wait = (np.arange(n) % len(motif)) == len(motif) - 1  # the motif's last token is a wait
-        ids[wait] = 200 + np.minimum(steps[wait], 55)
-        time = np.concatenate([[0], np.cumsum(wait)[:-1]]) * 10
-        chord = np.where(wait, 0, np.arange(n) % len(motif) + 1)
+        ids = np.empty(n, dtype=np.int64)
+        ids[0] = rng.integers(1, 201)
+        choice = rng.integers(0, 4, size=n)
+        for t in range(1, n):
+            ids[t] = _SUCCESSORS[ids[t - 1], choice[t]]
+        wait = ids > 200  # tokens 201..255 play the part of waits
+        stretch = 1 + np.random.default_rng(seed).integers(0, 3) if self.augment else 1
+        time = np.concatenate([[0], np.cumsum(np.where(wait, ids - 200, 0))[:-1]]) * stretch
+        moment = np.concatenate([[0], np.cumsum(wait)[:-1]])  # index of the moment each token sounds in
+        first = np.searchsorted(moment, moment)  # first token of the same moment
+        chord = np.where(wait, 0, np.arange(n) - first + 1)
         part = np.arange(n) * 128 // n
         countdown = 127 - part
         pad = int(rng.integers(0, n // 4)) if index % 5 == 0 else 0  # some windows end early, padded
