@@ -1,0 +1,81 @@
+"""`musenet text`: continue a text prompt with a released GPT-2 checkpoint, streamed to the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+
+HELP = "continue a text prompt with a released GPT-2 checkpoint"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="a Hugging Face GPT-2 folder: config.json, model.safetensors or pytorch_model.bin, "
+        "tokenizer.json or vocab.json + merges.txt (see musenet/text/README.md)",
+    )
+    parser.add_argument(
+        "--prompt", default="", help="the text to continue (default: none, an unconditional sample)"
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=100, help="most tokens to add (default 100)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1)")
+    parser.add_argument(
+        "--top-k", type=int, default=40, help="sample from the k most likely tokens (0 = all; default 40)"
+    )
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1 = off)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same text (default 0)")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="sample K continuations as one batch, printed one after another (default 1: streamed)",
+    )
+
+
+def _config(args: argparse.Namespace):
+    from ..generate.sampling import SampleConfig
+    from .engine import TextConfig
+
+    try:
+        sample = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+        return TextConfig(
+            max_new_tokens=args.max_new_tokens, candidates=args.candidates, seed=args.seed, sample=sample
+        )
+    except ValueError as e:
+        raise UserError(str(e).replace("_", "-")) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from .api import load
+
+    cfg = _config(args)
+    tm = load(args.model)
+    note = f"loaded {tm.path} ({tm.describe()}) in {tm.load_seconds:.1f} s"
+    sys.stderr.write(note + "\n")
+    n_prompt, block = len(tm.prompt_ids(args.prompt)), tm.model.config.block_size
+    if n_prompt > block:
+        sys.stderr.write(f"the prompt is {n_prompt} tokens; the model sees its last {block}\n")
+    out = sys.stdout
+    if (out.encoding or "").lower().replace("-", "") != "utf8":
+        out.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?', not a crash
+    t0 = time.monotonic()
+    if cfg.candidates == 1:  # streamed as the tokens come
+        out.write(args.prompt)
+        out.flush()
+        for (piece,) in tm.stream(args.prompt, cfg):
+            out.write(piece)
+            out.flush()
+        out.write("\n")
+    else:
+        for i, text in enumerate(tm.complete(args.prompt, cfg), 1):
+            out.write(f"=== candidate {i} ===\n{args.prompt}{text}\n")
+    out.flush()
+    sys.stderr.write(f"{time.monotonic() - t0:.1f} s to generate\n")
+    return 0
