@@ -1,0 +1,73 @@
+"""Two guards around every request: a cap on the body's size (413) and headers that keep the page to itself.
+
+The size cap is checked twice: against the declared Content-Length before anything is read, and by counting the
+bytes as they arrive (a chunked upload declares none), so no oversized body is ever read whole.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The page loads only its own files; /docs (Swagger UI) needs one inline script to start, and nothing else.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+DOCS_CSP = PAGE_CSP.replace("default-src 'self'", "default-src 'self'; script-src 'self' 'unsafe-inline'")
+
+
+class BodyLimit:
+    """Refuses a request body over `max_bytes` with 413, naming `file_limit` (the upload limit users know of)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, file_limit: int):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.file_limit = file_limit
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(413, too_large_message(self.file_limit))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            exc = self._too_large() if declared.isdigit() else HTTPException(400, "bad Content-Length")
+            await _send_json(send, exc.status_code, exc.detail)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._too_large()  # answered by FastAPI's HTTPException handler
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def too_large_message(limit: int) -> str:
+    return f"the upload is larger than the server's limit of {limit / 2**20:.1f} MB"
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def security_headers(request: Request, call_next):
+    response = await call_next(request)
+    response.headers["Content-Security-Policy"] = DOCS_CSP if request.url.path == "/docs" else PAGE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the session id is in the API's URLs
+    response.headers["Cache-Control"] = response.headers.get("Cache-Control", "no-store")
+    return response
