@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("musenet.data.cli", "build and inspect training data"),
     "train": ("musenet.train.cli", "train a model on a built dataset"),
     "render": ("musenet.commands.render", "render a MIDI file to WAV through a General MIDI SoundFont"),
+    "evaluate": ("musenet.evaluate.cli", "measure a model: likelihood, music statistics, style, memorisation"),
     "serve": ("musenet.web.cli", "run the web co-composer"),
     "text": ("musenet.text.cli", "continue a text prompt with a released GPT-2 checkpoint"),
 }

@@ -1,0 +1,114 @@
+"""The pieces of one split of a built dataset (`musenet data build`), read from its on-disk format (`data.shards`).
+
+Each piece comes back as its token ids (prefix, body, `end`) with its style, instruments and title; `excerpt`
+decodes its opening seconds into a `Piece`, which is what the music statistics compare with generated samples (a
+generation from scratch starts at a piece's beginning too, and statistics depend on length).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..codec.decode import decode
+from ..codec.events import Piece
+from ..codec.vocab import Vocab, VocabConfig
+from ..data.shards import open_split, read_meta
+
+
+@dataclass
+class SplitPiece:
+    style: str
+    ids: np.ndarray  # (N,) prefix + body + end (a view of the memory-mapped shard)
+    time: np.ndarray  # (N,) the clock after each token, time units since the piece's start
+    prefix: int  # prefix length: style, instruments, start
+    duration: int  # time units from the start to the end token
+    title: str
+
+    @property
+    def body(self) -> np.ndarray:
+        return self.ids[self.prefix :]
+
+
+@dataclass
+class Split:
+    vocab: Vocab
+    pieces: list[SplitPiece]
+
+    def styles(self) -> list[str]:
+        """Styles present, most pieces first (ties by name)."""
+        counts: dict[str, int] = {}
+        for p in self.pieces:
+            counts[p.style] = counts.get(p.style, 0) + 1
+        return sorted(counts, key=lambda s: (-counts[s], s))
+
+    def of_style(self, style: str) -> list[SplitPiece]:
+        return [p for p in self.pieces if p.style == style]
+
+    @property
+    def tokens(self) -> int:
+        return int(sum(len(p.ids) for p in self.pieces))
+
+
+def read_vocab(data_dir: str | Path) -> Vocab:
+    return Vocab(VocabConfig.from_dict(read_meta(data_dir)["vocab"]))
+
+
+def read_split(data_dir: str | Path, split: str) -> Split:
+    """All pieces of `split`, in shard order."""
+    vocab = read_vocab(data_dir)
+    tokens, time, index = open_split(data_dir, split)
+    titles = _titles(Path(data_dir))
+    styles = vocab.config.styles
+    pieces = []
+    for row in index:
+        a, n = int(row["offset"]), int(row["length"])
+        title = titles[int(row["piece"])] if int(row["piece"]) < len(titles) else f"piece {int(row['piece'])}"
+        style = styles[int(row["style"])]
+        prefix, duration = int(row["prefix"]), int(row["duration"])
+        pieces.append(SplitPiece(style, tokens[a : a + n], time[a : a + n], prefix, duration, title))
+    return Split(vocab, pieces)
+
+
+def _titles(data_dir: Path) -> list[str]:
+    path = data_dir / "pieces.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out.append(str(row.get("title") or row.get("id") or ""))
+    return out
+
+
+def instruments_of(piece: SplitPiece, vocab: Vocab) -> tuple[str, ...]:
+    """The instrument names the piece's prefix lists."""
+    names = [i.name for i in vocab.config.instruments]
+    pre = np.asarray(piece.ids[: piece.prefix], dtype=np.int64)
+    ks = pre[(pre >= vocab.instrument_offset) & (pre < vocab.start)] - vocab.instrument_offset
+    return tuple(names[int(k)] for k in ks)
+
+
+def excerpt(piece: SplitPiece, vocab: Vocab, seconds: float, start: float = 0.0) -> Piece:
+    """The notes starting in [start, start + seconds), decoded from only the tokens needed, moved to time 0."""
+    unit_s = vocab.config.time_unit_ms / 1000
+    limit = int(np.ceil((start + seconds) / unit_s))
+    body_time = np.asarray(piece.time[piece.prefix :])
+    # one token past the limit, so notes still sounding there are closed at (or after) it, then cut by `window`
+    k = int(np.searchsorted(body_time, limit, side="right")) + 1
+    ids = np.asarray(piece.ids[: piece.prefix + k], dtype=np.int64)
+    decoded, _ = decode(ids, vocab)
+    out = decoded.window(start, start + seconds)
+    out.style = piece.style
+    out.title = piece.title
+    return out
+
+
+def note_count(piece: SplitPiece, vocab: Vocab) -> int:
+    """Note-ons in the piece (drums included): the denominator of NLL per note."""
+    body = np.asarray(piece.body, dtype=np.int64)
+    notes = body[body < vocab.n_notes]
+    return int(np.count_nonzero(vocab.note_table[notes, 1] > 0))

@@ -1,0 +1,152 @@
+"""Held-out likelihood: a model's (and the n-gram baseline's) negative log-likelihood on the test pieces.
+
+What is scored: every body token of a piece (notes, waits and `end`), each exactly once; the prefix (style,
+instruments, `start`) is the condition, never a target. The model reads a piece in windows as the training data
+does (`data.dataset`): the prefix, then a slice of `context + 1 - prefix` body tokens, slices back to back (stride
+= the slice), so a slice's first token sees only the prefix. Positions are the full piece's (time since the
+start, chord index, part and countdown from the piece's duration). The n-gram sees the two tokens before each
+target within the piece (prefix included).
+
+Reported, in nats: NLL per token = total / scored tokens; NLL per note = total / note-ons (drums included);
+bits per second = total / ln 2 / seconds of music (AMT's measure).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..codec.positions import positions
+from ..codec.vocab import Vocab
+from .corpus import SplitPiece, note_count
+from .ngram import NGram
+
+
+@dataclass
+class Score:
+    """Summed NLL over a set of pieces."""
+
+    nll: float = 0.0  # nats
+    tokens: int = 0
+    notes: int = 0
+    seconds: float = 0.0
+    by_style: dict[str, list[float]] = field(default_factory=dict)  # style -> [nll, tokens]
+
+    def add(self, style: str, nll: float, tokens: int, notes: int, seconds: float) -> None:
+        self.nll += nll
+        self.tokens += tokens
+        self.notes += notes
+        self.seconds += seconds
+        s = self.by_style.setdefault(style, [0.0, 0])
+        s[0] += nll
+        s[1] += tokens
+
+    def summary(self) -> dict:
+        def div(a: float, b: float) -> float | None:
+            return a / b if b else None
+
+        return {
+            "nll_per_token": div(self.nll, self.tokens),
+            "nll_per_note": div(self.nll, self.notes),
+            "bits_per_second": div(self.nll / math.log(2), self.seconds),
+            "tokens": self.tokens,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 1),
+            "nll_per_token_by_style": {s: v[0] / v[1] for s, v in sorted(self.by_style.items()) if v[1]},
+        }
+
+
+def capped(pieces: list[SplitPiece], max_tokens: int | None) -> list[SplitPiece]:
+    """Whole pieces, in order, until `max_tokens` body tokens (at least one piece)."""
+    if max_tokens is None:
+        return pieces
+    out, total = [], 0
+    for p in pieces:
+        if out and total + len(p.body) > max_tokens:
+            break
+        out.append(p)
+        total += len(p.body)
+    return out
+
+
+def windows(piece: SplitPiece, vocab: Vocab, context: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(ids, positions (n, 4), first scored index) per window; a window holds at most context + 1 tokens."""
+    ids = np.asarray(piece.ids, dtype=np.int64)
+    pos = positions(ids, vocab, piece.duration)
+    pos = np.stack([pos.time, pos.chord, pos.part, pos.countdown], axis=1)
+    plen = piece.prefix
+    room = context + 1 - plen
+    if room < 1:
+        raise ValueError(f"context {context} is too short for a prefix of {plen} tokens")
+    out = []
+    for a in range(plen, len(ids), room):
+        take = np.r_[np.arange(plen), np.arange(a, min(a + room, len(ids)))]
+        out.append((ids[take], pos[take], plen))
+    return out
+
+
+def model_token_nll(model, piece: SplitPiece, vocab: Vocab, batch: int = 8, bf16: bool = False) -> np.ndarray:
+    """(body tokens,) the model's NLL of each body token of the piece, nats."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..model.gpt import Positions
+
+    ctx = model.config.block_size
+    wins = windows(piece, vocab, ctx)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(wins), batch):
+            group = wins[i : i + batch]
+            T = max(len(w[0]) for w in group) - 1
+            x = np.full((len(group), T), vocab.pad, np.int64)
+            y = np.full((len(group), T), -100, np.int64)
+            p = np.zeros((len(group), T, 4), np.int64)
+            for b, (ids, pos, first) in enumerate(group):
+                n = len(ids) - 1
+                x[b, :n], p[b, :n] = ids[:-1], pos[:-1]
+                y[b, first - 1 : n] = ids[first:]
+            pt = torch.from_numpy(p)
+            positions_ = Positions(pt[..., 0], pt[..., 1], pt[..., 2], pt[..., 3])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits, _ = model(torch.from_numpy(x), positions_)
+            logp = F.log_softmax(logits.float(), dim=-1)
+            yt = torch.from_numpy(y)
+            nll = -logp.gather(-1, yt.clamp(min=0)[..., None])[..., 0]
+            for b in range(len(group)):
+                keep = y[b] != -100
+                out.append(nll[b].numpy()[keep])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def score_model(model, pieces: list[SplitPiece], vocab: Vocab, bf16: bool = False) -> Score:
+    unit_s = vocab.config.time_unit_ms / 1000
+    s = Score()
+    for p in pieces:
+        nll = model_token_nll(model, p, vocab, bf16=bf16)
+        s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
+    return s
+
+
+def score_ngram(lm: NGram, pieces: list[SplitPiece], vocab: Vocab) -> Score:
+    unit_s = vocab.config.time_unit_ms / 1000
+    s = Score()
+    for p in pieces:
+        nll = lm.token_nll(np.asarray(p.ids, np.int64))[p.prefix :]
+        s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
+    return s
+
+
+def train_ngram(
+    pieces: list[SplitPiece], vocab: Vocab, order: int = 3, max_tokens: int | None = None
+) -> NGram:
+    """An n-gram on the training pieces (whole pieces, in order, up to `max_tokens` tokens)."""
+    seqs, total = [], 0
+    for p in pieces:
+        if max_tokens is not None and seqs and total + len(p.ids) > max_tokens:
+            break
+        seqs.append(np.asarray(p.ids, np.int64))
+        total += len(p.ids)
+    return NGram(vocab.size, order).fit(seqs)

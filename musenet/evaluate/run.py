@@ -1,0 +1,291 @@
+"""`evaluate(config)`: every measurement of one model on one built dataset, into metrics.json, report.md and PNGs.
+
+Stages (each timed): likelihood (model, n-gram baseline, optionally a second model) on the test split; samples per
+style; music statistics of samples vs real test excerpts; the style classifier; memorisation; plots; the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..codec.vocab import Vocab
+from ..errors import UserError
+from . import corpus, likelihood, plots, report
+from .classifier import ClassifierConfig, StyleClassifier, accuracy
+from .corpus import Split, SplitPiece, excerpt, instruments_of
+from .features import Grid, classifier_vector, features
+from .memorise import MemoConfig, MemoIndex, note_codes
+from .music import compare_sets
+from .samples import Sample, adherence, generate_all
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    model: Path
+    """The model folder (or name) to evaluate."""
+    data: Path
+    """A built dataset (`musenet data build`): train for the baselines, test for the measurements."""
+    out: Path
+    """Report folder: report.md, metrics.json, *.png."""
+    compare: Path | None = None
+    """A second model whose test NLL goes beside the first (e.g. the ablation without structural embeddings)."""
+    samples: int = 4
+    """Generated samples per style (0: likelihood and real-data statistics only)."""
+    styles: tuple[str, ...] | None = None
+    """Styles to sample (default: the test split's, most pieces first, at most `max_styles`)."""
+    max_styles: int = 6
+    seconds: float = 20.0
+    """Length of each sample and of each real excerpt, seconds."""
+    seed: int = 0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    max_test_tokens: int | None = 200_000
+    """Score whole test pieces up to this many body tokens (None: all)."""
+    ngram_order: int = 3
+    ngram_max_tokens: int | None = 20_000_000
+    """Train the n-gram on whole training pieces up to this many tokens."""
+    classifier_pieces: int = 300
+    """Training pieces per style for the style classifier."""
+    classifier_excerpts: int = 4
+    """Consecutive excerpts of `seconds` per training piece for the classifier."""
+    memo: MemoConfig = MemoConfig()
+    grid: Grid = Grid()
+    bf16: bool = False
+    """bf16 autocast for the likelihood (faster on recent CPUs; fp32 logits either way)."""
+    rolls: int = 4
+    """Styles whose first sample (with a real excerpt) gets a piano roll."""
+
+    def __post_init__(self) -> None:
+        if self.samples < 0 or self.seconds <= 0 or self.max_styles < 1:
+            raise ValueError("need samples >= 0, seconds > 0 and max_styles >= 1")
+
+
+def _load(path: Path, data_vocab: Vocab):
+    from ..generate.composer import load
+
+    composer = load(path)
+    if composer.vocab.config.to_dict() != data_vocab.config.to_dict():
+        raise UserError(f"model {path} and the dataset use different vocabularies: token ids would not match")
+    return composer
+
+
+def _likelihood(cfg: EvalConfig, composer, train: Split, test: Split, timings: dict) -> dict:
+    vocab = test.vocab
+    pieces = likelihood.capped(test.pieces, cfg.max_test_tokens)
+    t = time.monotonic()
+    out = {
+        "test_pieces": len(pieces),
+        "test_pieces_total": len(test.pieces),
+        "tokens_cap": cfg.max_test_tokens,
+    }
+    out["model"] = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16).summary()
+    out["model"]["path"] = str(cfg.model)
+    timings["likelihood_model"] = time.monotonic() - t
+    t = time.monotonic()
+    lm = likelihood.train_ngram(train.pieces, vocab, cfg.ngram_order, cfg.ngram_max_tokens)
+    out["ngram"] = likelihood.score_ngram(lm, pieces, vocab).summary()
+    out["ngram"].update(
+        order=cfg.ngram_order, trained_tokens=lm.trained_tokens, train_tokens_total=train.tokens
+    )
+    timings["likelihood_ngram"] = time.monotonic() - t
+    if cfg.compare is not None:
+        t = time.monotonic()
+        other = _load(cfg.compare, vocab)
+        out["compare"] = likelihood.score_model(other.model, pieces, vocab, cfg.bf16).summary()
+        out["compare"]["path"] = str(cfg.compare)
+        out["compare"]["musenet_embeddings"] = bool(other.model.config.musenet_embeddings)
+        timings["likelihood_compare"] = time.monotonic() - t
+    out["model"]["musenet_embeddings"] = bool(composer.model.config.musenet_embeddings)
+    return out
+
+
+def _styles(cfg: EvalConfig, composer, test: Split) -> list[str]:
+    if cfg.styles:
+        unknown = [s for s in cfg.styles if s not in composer.styles]
+        if unknown:
+            raise UserError(
+                f"unknown style(s) {', '.join(unknown)}; see `musenet styles --model {cfg.model}`"
+            )
+        return list(cfg.styles)
+    return test.styles()[: cfg.max_styles]
+
+
+def _classifier(cfg: EvalConfig, train: Split, test: Split, samples: list[Sample]) -> dict:
+    vocab, X, y = train.vocab, [], []
+    for style in train.styles():
+        for p in train.of_style(style)[: cfg.classifier_pieces]:
+            whole = excerpt(p, vocab, cfg.seconds * cfg.classifier_excerpts)
+            for k in range(cfg.classifier_excerpts):
+                piece = whole.window(k * cfg.seconds, (k + 1) * cfg.seconds)
+                if len(piece) >= 8 or k == 0:
+                    X.append(classifier_vector(features(piece, cfg.grid), piece))
+                    y.append(style)
+    out: dict = {"train_excerpts": len(X), "classes": sorted(set(y))}
+    if len(set(y)) < 2:
+        out["note"] = "fewer than two styles in the training split: no classifier"
+        return out
+    clf = StyleClassifier(ClassifierConfig()).fit(np.array(X), y)
+    counts = {s: y.count(s) for s in clf.classes}
+    out.update(chance=1 / len(clf.classes), majority=max(counts.values()) / len(y), train_counts=counts)
+    real = [p for p in test.pieces if p.style in clf.classes]
+    real_x = [excerpt(p, vocab, cfg.seconds) for p in real]
+    pred = clf.predict(np.array([classifier_vector(features(q, cfg.grid), q) for q in real_x]))
+    out["real_test_accuracy"] = accuracy(pred, [p.style for p in real])
+    out["real_test_n"] = len(real)
+    gen: dict = {}
+    for style in sorted({s.style for s in samples}):
+        got = [s.piece for s in samples if s.style == style and s.piece is not None]
+        if style not in clf.classes:
+            gen[style] = {"n": len(got), "accuracy": None, "note": "style not in the training split"}
+            continue
+        p = clf.predict(np.array([classifier_vector(features(q, cfg.grid), q) for q in got]))
+        real_s = [a for a, b in zip(pred, real, strict=True) if b.style == style]
+        gen[style] = {
+            "n": len(got),
+            "accuracy": accuracy(p, [style] * len(got)),
+            "real_accuracy": accuracy(real_s, [style] * len(real_s)),
+            "predicted": {c: p.count(c) for c in sorted(set(p))},
+        }
+    out["generated"] = gen
+    return out
+
+
+def _head_ids(p: SplitPiece, vocab: Vocab, seconds: float) -> np.ndarray:
+    limit = seconds * 1000 / vocab.config.time_unit_ms
+    k = int(np.searchsorted(np.asarray(p.time[p.prefix :]), limit, side="right"))
+    return np.asarray(p.ids[: p.prefix + k], dtype=np.int64)
+
+
+def _memorisation(
+    cfg: EvalConfig, train: Split, test: Split, samples: list[Sample], styles: list[str]
+) -> dict:
+    vocab = train.vocab
+    index = MemoIndex([note_codes(p.ids, vocab, cfg.memo) for p in train.pieces], cfg.memo)
+
+    def run(ids: np.ndarray) -> dict:
+        m = index.longest(note_codes(ids, vocab, cfg.memo))
+        source = train.pieces[m.piece].title if m.piece >= 0 else None
+        return {"longest": m.length, "source": source}
+
+    gen = [dict(style=s.style, **run(s.ids)) for s in samples if s.piece is not None]
+    real = [
+        dict(style=p.style, **run(_head_ids(p, vocab, cfg.seconds))) for p in test.pieces if p.style in styles
+    ]
+
+    def summary(rows: list[dict]) -> dict:
+        lengths = [r["longest"] for r in rows]
+        return {
+            "n": len(rows),
+            "max": max(lengths) if lengths else None,
+            "mean": float(np.mean(lengths)) if lengths else None,
+            "share_at_least_k": float(np.mean([x >= cfg.memo.k for x in lengths])) if lengths else None,
+        }
+
+    return {
+        "k": cfg.memo.k,
+        "transpose_invariant": cfg.memo.transpose_invariant,
+        "train_pieces": len(train.pieces),
+        "index_windows": index.windows,
+        "generated": {**summary(gen), "per_sample": gen},
+        "real_test": summary(real),
+    }
+
+
+def evaluate(cfg: EvalConfig, command: str = "") -> dict:
+    t_all = time.monotonic()
+    timings: dict[str, float] = {}
+    train, test = corpus.read_split(cfg.data, "train"), corpus.read_split(cfg.data, "test")
+    if not test.pieces:
+        raise UserError(f"{cfg.data} has no test pieces; rebuild it with a larger --test share")
+    if not train.pieces:
+        raise UserError(f"{cfg.data} has no training pieces")
+    composer = _load(cfg.model, test.vocab)
+    styles = _styles(cfg, composer, test)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    metrics: dict = {"command": command, "config": _jsonable(asdict(cfg)), "timings_s": timings}
+    metrics["likelihood"] = _likelihood(cfg, composer, train, test, timings)
+
+    vocab = test.vocab
+    plan = {s: [instruments_of(p, vocab) for p in (test.of_style(s) or train.of_style(s))] for s in styles}
+    sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
+    samples: list[Sample] = []
+    if cfg.samples:
+        samples, timings["generation"] = generate_all(
+            composer, plan, cfg.samples, cfg.seconds, cfg.seed, sampling
+        )
+    metrics["samples"] = adherence(samples)
+    metrics["samples"]["per_style"] = {s: adherence([x for x in samples if x.style == s]) for s in styles}
+    metrics["samples"]["errors"] = sorted({s.error for s in samples if s.error})
+
+    t = time.monotonic()
+    music, real_of, scalars = {}, {}, {}
+    for s in styles:
+        real_of[s] = [excerpt(p, vocab, cfg.seconds) for p in test.of_style(s)]
+        gen = [x.piece for x in samples if x.style == s and x.piece is not None]
+        music[s] = compare_sets(real_of[s], gen, cfg.grid)
+        scalars[s] = music[s].pop("_scalars")
+    metrics["music"] = music
+    timings["music"] = time.monotonic() - t
+
+    t = time.monotonic()
+    metrics["style"] = _classifier(cfg, train, test, samples)
+    timings["classifier"] = time.monotonic() - t
+    t = time.monotonic()
+    metrics["memorisation"] = _memorisation(cfg, train, test, samples, styles)
+    timings["memorisation"] = time.monotonic() - t
+
+    t = time.monotonic()
+    metrics["plots"] = _plots(cfg, metrics, samples, real_of, scalars)
+    timings["plots"] = time.monotonic() - t
+    timings["total"] = time.monotonic() - t_all
+    metrics = _jsonable(metrics)
+    (cfg.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    (cfg.out / "report.md").write_text(report.render(metrics), encoding="utf-8")
+    return metrics
+
+
+def _plots(cfg: EvalConfig, metrics: dict, samples: list[Sample], real_of: dict, scalars: dict) -> list[str]:
+    out = []
+    lk = metrics["likelihood"]
+    bars = {
+        "model": lk["model"]["nll_per_token"],
+        f"{lk['ngram']['order']}-gram": lk["ngram"]["nll_per_token"],
+    }
+    if "compare" in lk:
+        bars["compared model"] = lk["compare"]["nll_per_token"]
+    bars = {k: v for k, v in bars.items() if v is not None}
+    if bars:
+        out.append(plots.likelihood_bars(cfg.out / "likelihood.png", bars).name)
+    for style, (real, gen) in scalars.items():
+        if len(real_of[style]) and any(x.style == style and x.piece is not None for x in samples):
+            out.append(plots.feature_distributions(cfg.out / f"features-{style}.png", style, real, gen).name)
+    for style in list(real_of)[: cfg.rolls]:
+        rolls = [(f"{style}: generated sample {k + 1} ({', '.join(x.instruments)})", x.piece)
+                 for k, x in enumerate([x for x in samples if x.style == style and x.piece is not None][:2])]  # fmt: skip
+        if real_of[style]:
+            rolls.append((f"{style}: real test excerpt ({real_of[style][0].title})", real_of[style][0]))
+        if rolls:
+            out.append(plots.piano_rolls(cfg.out / f"pianoroll-{style}.png", rolls).name)
+    return out
+
+
+def _jsonable(x):
+    """Plain JSON: paths as strings, numpy scalars as numbers, NaN/inf as null."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return x

@@ -1,0 +1,129 @@
+"""`musenet evaluate` end to end through the real entry point: a tiny data build from ../shared/midi, a tiny random
+model (and a second one without structural embeddings, as the ablation compares), a report with the documented keys."""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from musenet.codec.vocab import Vocab, VocabConfig
+from musenet.evaluate.corpus import read_vocab
+from musenet.model import checkpoint
+from musenet.model.config import GPTConfig
+from musenet.model.gpt import GPT
+
+# style folder -> files; the hash split (--test 0.35) puts POP909_008, Maestro_1 and the Etude in test
+FILES = {
+    "pop": ["MIDIs_multitrack/Funkytown.mid", "MIDIs_one_track/POP909_022.mid", "MIDIs_one_track/POP909_010.mid",
+            "MIDIs_one_track/POP909_008.mid"],
+    "classical": ["MIDIs_one_track/Maestro_1.mid", "MIDIs_one_track/6354774_Macabre Waltz.mid",
+                  "MIDIs_one_track/6338816_Etude No. 4.mid", "MIDIs_one_track/Maestro_3.mid"],
+}  # fmt: skip
+
+
+def musenet(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "musenet", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+
+
+def save_model(path, vocab, embeddings: bool):
+    torch.manual_seed(0)
+    cfg = GPTConfig(
+        vocab_size=vocab.size, block_size=128, n_layer=1, n_head=2, n_embd=32, musenet_embeddings=embeddings
+    )
+    checkpoint.save(path, GPT(cfg), step=0, seed=0, vocab=vocab.config.to_dict())
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, shared_midi):
+    root = tmp_path_factory.mktemp("eval")
+    for style, names in FILES.items():
+        (root / "midi" / style).mkdir(parents=True)
+        for name in names:
+            shutil.copy(shared_midi / "MidiTok/tests" / name, root / "midi" / style)
+    r = musenet("data", "build", "--source", root / "midi", "--out", root / "data", "--val", 0, "--test", 0.35,
+                "--workers", 1, "--quiet", "--no-cache")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    vocab = read_vocab(root / "data")
+    return root, save_model(root / "m1", vocab, True), save_model(root / "m2", vocab, False)
+
+
+def test_evaluate_writes_report_metrics_and_plots(built):
+    root, m1, m2 = built
+    out = root / "report"
+    r = musenet("evaluate", "--model", m1, "--compare", m2, "--data", root / "data", "--out", out, "--samples", 2,
+                "--seconds", 4, "--max-test-tokens", 2000, "--seed", 3)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "NLL/token" in r.stdout
+    m = json.loads((out / "metrics.json").read_text())
+    lk = m["likelihood"]
+    for key in ("model", "compare", "ngram"):
+        for k in ("nll_per_token", "nll_per_note", "bits_per_second"):
+            assert math.isfinite(lk[key][k]) and lk[key][k] > 0, (key, k)
+        assert lk[key]["tokens"] == lk["model"]["tokens"] > 0  # the same test tokens for every scorer
+    assert lk["model"]["musenet_embeddings"] and not lk["compare"]["musenet_embeddings"]
+    s = m["samples"]
+    assert s["count"] == 4 and set(s["per_style"]) == {"pop", "classical"}
+    for k in ("validity", "instrument_precision", "instrument_recall", "seconds_got", "length_abs_error_s"):
+        assert math.isfinite(s[k]), k
+    assert s["validity"] == 1.0 and s["instrument_precision"] == 1.0  # the grammar guarantees both
+    assert s["seconds_got"] <= 4.0 + 1e-6
+    for style in ("pop", "classical"):
+        music = m["music"][style]
+        assert music["n_generated"] == 2 and music["n_real"] >= 1
+        for k in (
+            "pitch_class_entropy",
+            "scale_consistency",
+            "polyphony",
+            "empty_beat_rate",
+            "groove_consistency",
+        ):
+            f = music["features"][k]
+            assert math.isfinite(f["oa"]) and 0 <= f["oa"] <= 1 and math.isfinite(f["gen_mean"]), (style, k)
+    c = m["style"]
+    assert c["classes"] == ["classical", "pop"] and 0 <= c["real_test_accuracy"] <= 1
+    assert set(c["generated"]) == {"pop", "classical"}
+    mem = m["memorisation"]
+    assert mem["generated"]["n"] == 4 and mem["generated"]["max"] >= 0 and mem["real_test"]["n"] >= 2
+    assert all(math.isfinite(v) for v in m["timings_s"].values())
+    report = (out / "report.md").read_text()
+    assert report.startswith("# musenet evaluation") and "musenet evaluate --model" in report
+    for section in (
+        "Held-out likelihood",
+        "Music statistics",
+        "Style recognisability",
+        "Memorisation",
+        "Caveats",
+    ):
+        assert section in report
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == sorted(m["plots"]) and "likelihood.png" in pngs
+    assert {"pianoroll-pop.png", "features-classical.png"} <= set(pngs)
+    for p in out.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_likelihood_only_and_user_errors(built, tmp_path):
+    root, m1, _ = built
+    r = musenet("evaluate", "--model", m1, "--data", root / "data", "--out", tmp_path / "a", "--samples", 0,
+                "--max-test-tokens", 500)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert m["samples"]["count"] == 0 and "compare" not in m["likelihood"]
+    r = musenet("evaluate", "--model", m1, "--data", tmp_path / "nowhere", "--out", tmp_path / "b")
+    assert r.returncode == 2 and "not a built dataset" in r.stderr and "Traceback" not in r.stderr
+    r = musenet(
+        "evaluate", "--model", m1, "--data", root / "data", "--out", tmp_path / "c", "--styles", "kazoo"
+    )
+    assert r.returncode == 2 and "unknown style" in r.stderr
+    other = save_model(tmp_path / "other", Vocab(VocabConfig(velocity_bins=4)), True)
+    r = musenet(
+        "evaluate", "--model", other, "--data", root / "data", "--out", tmp_path / "d", "--samples", 0
+    )
+    assert r.returncode == 2 and "different vocabularies" in r.stderr
