@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from musenet.cli import main
 from musenet.codec.vocab import Vocab, VocabConfig
 from musenet.evaluate.corpus import read_vocab
 from musenet.model import checkpoint
@@ -87,10 +88,10 @@ def test_evaluate_writes_report_metrics_and_plots(built):
             f = music["features"][k]
             assert math.isfinite(f["oa"]) and 0 <= f["oa"] <= 1 and math.isfinite(f["gen_mean"]), (style, k)
     c = m["style"]
-    assert c["classes"] == ["classical", "pop"] and 0 <= c["real_test_accuracy"] <= 1
+    assert c["classes"] == ["classical", "pop"] and 0 <= c["real_accuracy"] <= 1
     assert set(c["generated"]) == {"pop", "classical"}
     mem = m["memorisation"]
-    assert mem["generated"]["n"] == 4 and mem["generated"]["max"] >= 0 and mem["real_test"]["n"] >= 2
+    assert mem["generated"]["n"] == 4 and mem["generated"]["max"] >= 0 and mem["real"]["n"] >= 2
     assert all(math.isfinite(v) for v in m["timings_s"].values())
     report = (out / "report.md").read_text()
     assert report.startswith("# musenet evaluation") and "musenet evaluate --model" in report
@@ -109,21 +110,25 @@ def test_evaluate_writes_report_metrics_and_plots(built):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_likelihood_only_and_user_errors(built, tmp_path):
+def test_likelihood_only_and_user_errors(built, tmp_path, capsys):
+    # in-process through the same entry point (`musenet.cli.main`): no interpreter start per case
     root, m1, _ = built
-    r = musenet("evaluate", "--model", m1, "--data", root / "data", "--out", tmp_path / "a", "--samples", 0,
-                "--max-test-tokens", 500)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    args = ["evaluate", "--model", str(m1), "--data", str(root / "data")]
+    assert main([*args, "--out", str(tmp_path / "a"), "--samples", "0", "--max-test-tokens", "500"]) == 0
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert m["samples"]["count"] == 0 and "compare" not in m["likelihood"]
-    r = musenet("evaluate", "--model", m1, "--data", tmp_path / "nowhere", "--out", tmp_path / "b")
-    assert r.returncode == 2 and "not a built dataset" in r.stderr and "Traceback" not in r.stderr
-    r = musenet(
-        "evaluate", "--model", m1, "--data", root / "data", "--out", tmp_path / "c", "--styles", "kazoo"
-    )
-    assert r.returncode == 2 and "unknown style" in r.stderr
+    assert m["music"]["pop"]["n_generated"] == 0 and m["music"]["pop"]["features"]["polyphony"]["oa"] is None
+    capsys.readouterr()
+
+    def error(*extra: str) -> str:
+        assert main([*args, "--out", str(tmp_path / "b"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        return err
+
+    assert "unknown style" in error("--styles", "kazoo")
+    assert "val and/or test" in error("--real", "train")
     other = save_model(tmp_path / "other", Vocab(VocabConfig(velocity_bins=4)), True)
-    r = musenet(
-        "evaluate", "--model", other, "--data", root / "data", "--out", tmp_path / "d", "--samples", 0
-    )
-    assert r.returncode == 2 and "different vocabularies" in r.stderr
+    assert "different vocabularies" in error("--compare", str(other))
+    args[4] = str(tmp_path / "nowhere")
+    assert "not a built dataset" in error()

@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seconds", type=float, default=20.0, help="length of samples and real excerpts (default 20)"
     )
+    parser.add_argument(
+        "--real",
+        default="test",
+        help="held-out splits samples are compared with: test (default), val or test,val",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             styles=styles,
             max_styles=args.max_styles,
             seconds=args.seconds,
+            real_splits=tuple(s.strip() for s in args.real.split(",") if s.strip()),
             seed=args.seed,
             temperature=args.temperature,
             top_k=args.top_k,

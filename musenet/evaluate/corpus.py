@@ -73,6 +73,12 @@ def read_split(data_dir: str | Path, split: str) -> Split:
     return Split(vocab, pieces)
 
 
+def read_splits(data_dir: str | Path, splits: tuple[str, ...]) -> Split:
+    """The pieces of several splits together (e.g. test and val as the held-out real set)."""
+    parts = [read_split(data_dir, s) for s in splits]
+    return Split(parts[0].vocab, [p for part in parts for p in part.pieces])
+
+
 def _titles(data_dir: Path) -> list[str]:
     path = data_dir / "pieces.jsonl"
     if not path.is_file():

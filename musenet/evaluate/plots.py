@@ -19,13 +19,13 @@ def _plt():
     return plt
 
 
-def _roll(ax, piece: Piece, title: str) -> None:
+def _roll(ax, piece: Piece, title: str, names: dict[int, str]) -> None:
     notes = piece.notes
     cmap = _plt().get_cmap("tab10")
     programs = sorted({int(p) for p in notes["program"]})
     for k, prog in enumerate(programs):
         n = notes[notes["program"] == prog]
-        label = "drums" if prog == DRUMS else f"program {prog}"
+        label = names.get(prog, "drums" if prog == DRUMS else f"program {prog}")
         # one call per instrument: thousands of notes draw in milliseconds
         ax.hlines(
             n["pitch"],
@@ -43,12 +43,12 @@ def _roll(ax, piece: Piece, title: str) -> None:
         ax.legend(fontsize=6, loc="upper right")
 
 
-def piano_rolls(path: Path, pieces: list[tuple[str, Piece]]) -> Path:
-    """One PNG with a piano roll per (title, piece), stacked."""
+def piano_rolls(path: Path, pieces: list[tuple[str, Piece]], names: dict[int, str] | None = None) -> Path:
+    """One PNG with a piano roll per (title, piece), stacked; `names` labels GM programs (default: numbers)."""
     plt = _plt()
     fig, axes = plt.subplots(len(pieces), 1, figsize=(10, 2.6 * len(pieces)), squeeze=False)
     for ax, (title, piece) in zip(axes[:, 0], pieces, strict=True):
-        _roll(ax, piece, title)
+        _roll(ax, piece, title, names or {})
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -77,7 +77,9 @@ def feature_distributions(
         ax.axis("off")
     axes[0, 0].legend(fontsize=6)
     fig.suptitle(f"{style}: real vs generated (grey: overlapping area)", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(
+        left=0.04, right=0.98, bottom=0.05, top=0.9, hspace=0.5, wspace=0.25
+    )  # tight_layout: slow
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path

@@ -44,6 +44,9 @@ def _likelihood(m: dict) -> list[str]:
     for key, label in names:
         s = lk[key]
         emb = "with" if s.get("musenet_embeddings") else "without"
+        label += (
+            f" ({_f(s.get('params'))} params, {s.get('layers')}x{s.get('width')}, step {_f(s.get('step'))})"
+        )
         rows.append([f"{label} ({emb} structural embeddings)", _f(s["nll_per_token"]), _f(s["nll_per_note"]),
                      _f(s["bits_per_second"], 1), _f(s["tokens"]), _f(s["notes"])])  # fmt: skip
     g = lk["ngram"]
@@ -88,11 +91,12 @@ def _samples(m: dict) -> list[str]:
 
 def _music(m: dict) -> list[str]:
     g = m["config"]["grid"]
-    out = ["## 3. Music statistics: generated vs real test excerpts, per style", ""]
+    held = " + ".join(m["config"]["real_splits"])
+    out = [f"## 3. Music statistics: generated vs real held-out excerpts ({held} split), per style", ""]
     out.append(
         f"Features per piece on the codec's events (see `musenet/evaluate/features.py`). Times are seconds, so a "
         f"'beat' is a fixed {g['beat_seconds']} s and a 'bar' {g['bar_seconds']} s ({g['steps_per_bar']} steps for "
-        f"onset patterns), not the music's own meter. Real = the first {m['config']['seconds']} s of each test piece "
+        f"onset patterns), not the music's own meter. Real = the first {m['config']['seconds']} s of each {held} piece "
         "of the style. OA = overlapping area of the two per-piece distributions (Gaussian KDEs on one shared grid, "
         "Yang & Lerch 2020; 1 = identical); KL = KL(real || generated) in nats. Histogram features compare the "
         "intra-set (real-real) and inter-set (real-generated) distance distributions."
@@ -118,19 +122,19 @@ def _music(m: dict) -> list[str]:
 def _style(m: dict) -> list[str]:
     c = m["style"]
     out = ["## 4. Style recognisability", ""]
-    if "real_test_accuracy" not in c:
+    if "real_accuracy" not in c:
         return out + [c.get("note", "no classifier"), ""]
     out.append(
         f"A multinomial logistic regression (numpy, class-balanced) on event statistics only (pitch-class histogram "
         f"rotated to its best-fitting scale, interval / inter-onset / note-length histograms, the scalar features; "
         f"no instruments, no tokens), trained on {c['train_excerpts']} excerpts of real training pieces, "
         f"{len(c['classes'])} styles (chance {_pct(c['chance'])}, majority class {_pct(c['majority'])}). "
-        f"Accuracy on real test excerpts: **{_pct(c['real_test_accuracy'])}** (n = {c['real_test_n']})."
+        f"Accuracy on real held-out excerpts: **{_pct(c['real_accuracy'])}** (n = {c['real_n']})."
     )
     out.append("")
     rows = [[s, str(v["n"]), _pct(v.get("accuracy")), _pct(v.get("real_accuracy")),
              ", ".join(f"{k}: {n}" for k, n in v.get("predicted", {}).items())] for s, v in c.get("generated", {}).items()]  # fmt: skip
-    out += _table(["asked style", "samples", "recognised", "real test recognised", "predicted as"], rows)
+    out += _table(["asked style", "samples", "recognised", "real held-out recognised", "predicted as"], rows)
     return out
 
 
@@ -145,11 +149,11 @@ def _memo(m: dict) -> list[str]:
     out.append(
         f"Longest run of consecutive pitched notes (pitches and onset intervals, {inv}; drums left out) shared with "
         f"any of the {mm['train_pieces']} training pieces; runs under {mm['k']} notes are not searched (0). Real "
-        f"test excerpts of the same length give the scale: real pieces share material too."
+        f"held-out excerpts of the same length give the scale: real pieces share material too."
     )
     out.append("")
     rows = []
-    for name, key in (("generated samples", "generated"), ("real test excerpts", "real_test")):
+    for name, key in (("generated samples", "generated"), ("real held-out excerpts", "real")):
         s = mm[key]
         rows.append([name, str(s["n"]), _f(s["max"]), _f(s["mean"], 1), _pct(s["share_at_least_k"])])
     out += _table(["set", "n", "longest", "mean longest", f"share with a run >= {mm['k']}"], rows)
@@ -177,10 +181,10 @@ def render(m: dict) -> str:
         "- Few samples per style give wide error bars: an OA or an accuracy over 4 pieces is a hint, not a result.",
         "- Bars and beats are fixed 2 s / 0.5 s windows (our events carry no meter); groove and per-bar numbers "
         "measure regularity against that grid, for real and generated alike.",
-        "- Real excerpts are the first seconds of test pieces; generated samples start from scratch with the "
+        "- Real excerpts are the first seconds of held-out pieces; generated samples start from scratch with the "
         "instrument set of a real piece of the style. Samples are drawn with the grammar masks of `musenet "
         "generate`, so validity and instrument precision are guaranteed by construction; recall and length are not.",
-        "- The style classifier is weak by design (a linear model on a few statistics): its accuracy on real test "
+        "- The style classifier is weak by design (a linear model on a few statistics): its accuracy on real held-out "
         "pieces is the ceiling to read generated accuracy against.",
         "- Memorisation compares exact note sequences (10 ms onsets); a copy with changed timing or instruments "
         "only partly counts.",

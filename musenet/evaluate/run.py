@@ -1,7 +1,27 @@
 """`evaluate(config)`: every measurement of one model on one built dataset, into metrics.json, report.md and PNGs.
 
 Stages (each timed): likelihood (model, n-gram baseline, optionally a second model) on the test split; samples per
-style; music statistics of samples vs real test excerpts; the style classifier; memorisation; plots; the report.
+style; music statistics of samples vs real held-out excerpts (test, optionally val); the style classifier;
+memorisation; plots; the report.
+
+metrics.json (NaN and missing values are null):
+
+    command, config (EvalConfig), timings_s {stage: seconds, total}
+    likelihood  test_pieces, test_pieces_total, tokens_cap,
+                model / compare / ngram: nll_per_token, nll_per_note, bits_per_second, tokens, notes, seconds,
+                nll_per_token_by_style; models also path, musenet_embeddings, step, params, layers, width,
+                context; ngram also order, trained_tokens, train_tokens_total
+    samples     count, generated, validity, nonempty, repaired, instrument_precision, instrument_recall,
+                instrument_exact, seconds_asked, seconds_got, length_abs_error_s, length_ratio, per_style {style:
+                the same}, errors
+    music       {style: n_real, n_generated, mean_oa, features {name: real_mean, real_std, real_n, gen_mean,
+                gen_std, gen_n, oa, kl}, vectors {name: oa, kl}}
+    style       train_excerpts, classes, chance, majority, train_counts, real_accuracy, real_n,
+                generated {style: n, accuracy, real_accuracy, predicted {style: count}}
+    memorisation k, transpose_invariant, train_pieces, index_windows,
+                generated {n, max, mean, share_at_least_k, per_sample [{style, longest, source}]}, real {n, max,
+                mean, share_at_least_k}
+    plots       the PNG file names
 """
 
 from __future__ import annotations
@@ -42,6 +62,8 @@ class EvalConfig:
     max_styles: int = 6
     seconds: float = 20.0
     """Length of each sample and of each real excerpt, seconds."""
+    real_splits: tuple[str, ...] = ("test",)
+    """The held-out real pieces samples are compared with (statistics, classifier, memorisation); NLL is on test."""
     seed: int = 0
     temperature: float = 1.0
     top_k: int = 0
@@ -65,6 +87,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.samples < 0 or self.seconds <= 0 or self.max_styles < 1:
             raise ValueError("need samples >= 0, seconds > 0 and max_styles >= 1")
+        if not self.real_splits or not set(self.real_splits) <= {"val", "test"}:
+            raise ValueError("the real comparison set is made of held-out splits: val and/or test")
 
 
 def _load(path: Path, data_vocab: Vocab):
@@ -76,7 +100,8 @@ def _load(path: Path, data_vocab: Vocab):
     return composer
 
 
-def _likelihood(cfg: EvalConfig, composer, train: Split, test: Split, timings: dict) -> dict:
+def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, timings: dict) -> dict:
+    """The model's, the n-gram's and (if given) the other model's NLL on the same test tokens."""
     vocab = test.vocab
     pieces = likelihood.capped(test.pieces, cfg.max_test_tokens)
     t = time.monotonic()
@@ -95,18 +120,30 @@ def _likelihood(cfg: EvalConfig, composer, train: Split, test: Split, timings: d
         order=cfg.ngram_order, trained_tokens=lm.trained_tokens, train_tokens_total=train.tokens
     )
     timings["likelihood_ngram"] = time.monotonic() - t
-    if cfg.compare is not None:
+    if other is not None:
         t = time.monotonic()
-        other = _load(cfg.compare, vocab)
         out["compare"] = likelihood.score_model(other.model, pieces, vocab, cfg.bf16).summary()
         out["compare"]["path"] = str(cfg.compare)
-        out["compare"]["musenet_embeddings"] = bool(other.model.config.musenet_embeddings)
         timings["likelihood_compare"] = time.monotonic() - t
-    out["model"]["musenet_embeddings"] = bool(composer.model.config.musenet_embeddings)
+    for key, c in (("model", composer), ("compare", other)):
+        if c is not None:
+            out[key].update(_describe(c))
     return out
 
 
-def _styles(cfg: EvalConfig, composer, test: Split) -> list[str]:
+def _describe(composer) -> dict:
+    c = composer.model.config
+    return {
+        "musenet_embeddings": bool(c.musenet_embeddings),
+        "step": composer.meta.get("step"),
+        "params": composer.model.num_params(),
+        "layers": c.n_layer,
+        "width": c.n_embd,
+        "context": c.block_size,
+    }
+
+
+def _styles(cfg: EvalConfig, composer, held: Split) -> list[str]:
     if cfg.styles:
         unknown = [s for s in cfg.styles if s not in composer.styles]
         if unknown:
@@ -114,10 +151,10 @@ def _styles(cfg: EvalConfig, composer, test: Split) -> list[str]:
                 f"unknown style(s) {', '.join(unknown)}; see `musenet styles --model {cfg.model}`"
             )
         return list(cfg.styles)
-    return test.styles()[: cfg.max_styles]
+    return held.styles()[: cfg.max_styles]
 
 
-def _classifier(cfg: EvalConfig, train: Split, test: Split, samples: list[Sample]) -> dict:
+def _classifier(cfg: EvalConfig, train: Split, held: Split, samples: list[Sample]) -> dict:
     vocab, X, y = train.vocab, [], []
     for style in train.styles():
         for p in train.of_style(style)[: cfg.classifier_pieces]:
@@ -134,11 +171,11 @@ def _classifier(cfg: EvalConfig, train: Split, test: Split, samples: list[Sample
     clf = StyleClassifier(ClassifierConfig()).fit(np.array(X), y)
     counts = {s: y.count(s) for s in clf.classes}
     out.update(chance=1 / len(clf.classes), majority=max(counts.values()) / len(y), train_counts=counts)
-    real = [p for p in test.pieces if p.style in clf.classes]
+    real = [p for p in held.pieces if p.style in clf.classes]
     real_x = [excerpt(p, vocab, cfg.seconds) for p in real]
     pred = clf.predict(np.array([classifier_vector(features(q, cfg.grid), q) for q in real_x]))
-    out["real_test_accuracy"] = accuracy(pred, [p.style for p in real])
-    out["real_test_n"] = len(real)
+    out["real_accuracy"] = accuracy(pred, [p.style for p in real])
+    out["real_n"] = len(real)
     gen: dict = {}
     for style in sorted({s.style for s in samples}):
         got = [s.piece for s in samples if s.style == style and s.piece is not None]
@@ -164,7 +201,7 @@ def _head_ids(p: SplitPiece, vocab: Vocab, seconds: float) -> np.ndarray:
 
 
 def _memorisation(
-    cfg: EvalConfig, train: Split, test: Split, samples: list[Sample], styles: list[str]
+    cfg: EvalConfig, train: Split, held: Split, samples: list[Sample], styles: list[str]
 ) -> dict:
     vocab = train.vocab
     index = MemoIndex([note_codes(p.ids, vocab, cfg.memo) for p in train.pieces], cfg.memo)
@@ -176,7 +213,7 @@ def _memorisation(
 
     gen = [dict(style=s.style, **run(s.ids)) for s in samples if s.piece is not None]
     real = [
-        dict(style=p.style, **run(_head_ids(p, vocab, cfg.seconds))) for p in test.pieces if p.style in styles
+        dict(style=p.style, **run(_head_ids(p, vocab, cfg.seconds))) for p in held.pieces if p.style in styles
     ]
 
     def summary(rows: list[dict]) -> dict:
@@ -194,7 +231,7 @@ def _memorisation(
         "train_pieces": len(train.pieces),
         "index_windows": index.windows,
         "generated": {**summary(gen), "per_sample": gen},
-        "real_test": summary(real),
+        "real": summary(real),
     }
 
 
@@ -206,14 +243,16 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
         raise UserError(f"{cfg.data} has no test pieces; rebuild it with a larger --test share")
     if not train.pieces:
         raise UserError(f"{cfg.data} has no training pieces")
+    held = test if cfg.real_splits == ("test",) else corpus.read_splits(cfg.data, cfg.real_splits)
     composer = _load(cfg.model, test.vocab)
-    styles = _styles(cfg, composer, test)
+    other = _load(cfg.compare, test.vocab) if cfg.compare is not None else None
+    styles = _styles(cfg, composer, held)
     cfg.out.mkdir(parents=True, exist_ok=True)
     metrics: dict = {"command": command, "config": _jsonable(asdict(cfg)), "timings_s": timings}
-    metrics["likelihood"] = _likelihood(cfg, composer, train, test, timings)
+    metrics["likelihood"] = _likelihood(cfg, composer, other, train, test, timings)
 
     vocab = test.vocab
-    plan = {s: [instruments_of(p, vocab) for p in (test.of_style(s) or train.of_style(s))] for s in styles}
+    plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
     sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
     samples: list[Sample] = []
     if cfg.samples:
@@ -227,7 +266,7 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
     t = time.monotonic()
     music, real_of, scalars = {}, {}, {}
     for s in styles:
-        real_of[s] = [excerpt(p, vocab, cfg.seconds) for p in test.of_style(s)]
+        real_of[s] = [excerpt(p, vocab, cfg.seconds) for p in held.of_style(s)]
         gen = [x.piece for x in samples if x.style == s and x.piece is not None]
         music[s] = compare_sets(real_of[s], gen, cfg.grid)
         scalars[s] = music[s].pop("_scalars")
@@ -235,14 +274,14 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
     timings["music"] = time.monotonic() - t
 
     t = time.monotonic()
-    metrics["style"] = _classifier(cfg, train, test, samples)
+    metrics["style"] = _classifier(cfg, train, held, samples)
     timings["classifier"] = time.monotonic() - t
     t = time.monotonic()
-    metrics["memorisation"] = _memorisation(cfg, train, test, samples, styles)
+    metrics["memorisation"] = _memorisation(cfg, train, held, samples, styles)
     timings["memorisation"] = time.monotonic() - t
 
     t = time.monotonic()
-    metrics["plots"] = _plots(cfg, metrics, samples, real_of, scalars)
+    metrics["plots"] = _plots(cfg, vocab, metrics, samples, real_of, scalars)
     timings["plots"] = time.monotonic() - t
     timings["total"] = time.monotonic() - t_all
     metrics = _jsonable(metrics)
@@ -251,7 +290,9 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
     return metrics
 
 
-def _plots(cfg: EvalConfig, metrics: dict, samples: list[Sample], real_of: dict, scalars: dict) -> list[str]:
+def _plots(
+    cfg: EvalConfig, cfg_vocab: Vocab, metrics: dict, samples: list[Sample], real_of: dict, scalars: dict
+) -> list[str]:
     out = []
     lk = metrics["likelihood"]
     bars = {
@@ -270,9 +311,10 @@ def _plots(cfg: EvalConfig, metrics: dict, samples: list[Sample], real_of: dict,
         rolls = [(f"{style}: generated sample {k + 1} ({', '.join(x.instruments)})", x.piece)
                  for k, x in enumerate([x for x in samples if x.style == style and x.piece is not None][:2])]  # fmt: skip
         if real_of[style]:
-            rolls.append((f"{style}: real test excerpt ({real_of[style][0].title})", real_of[style][0]))
+            rolls.append((f"{style}: real held-out excerpt ({real_of[style][0].title})", real_of[style][0]))
         if rolls:
-            out.append(plots.piano_rolls(cfg.out / f"pianoroll-{style}.png", rolls).name)
+            names = {i.program: i.name for i in cfg_vocab.config.instruments}
+            out.append(plots.piano_rolls(cfg.out / f"pianoroll-{style}.png", rolls, names).name)
     return out
 
 
