@@ -1,5 +1,7 @@
 """The co-composer's JSON API through FastAPI's TestClient, with a small random model (noise, but every promise holds)."""
 
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -324,3 +326,18 @@ def test_page_and_docs_are_served_from_this_server_only(client):
               "/api/sessions/{sid}/nodes/{nid}/continue", "/api/sessions/{sid}/nodes/{nid}/midi",
               "/api/sessions/{sid}/nodes/{nid}/wav", "/api/jobs/{jid}", "/api/sessions/{sid}/primer"):  # fmt: skip
         assert p in paths, p
+
+
+def test_serve_through_the_real_entry_point_fails_in_one_line(tmp_path):
+    def serve(*args):
+        cmd = [sys.executable, "-m", "musenet", "serve", *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    r = serve("--help")
+    assert r.returncode == 0 and "--port" in r.stdout and "--max-upload-mb" in r.stdout
+    r = serve("--model", tmp_path / "nope", "--port", 0)
+    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+    r = serve("--model", tmp_path / "nope", "--queue-size", 0)
+    assert (
+        r.returncode == 2 and "queue_size must be at least 1" in r.stderr and len(r.stderr.splitlines()) == 1
+    )

@@ -202,3 +202,15 @@ def test_upload_errors_are_shown_and_a_primer_can_be_continued(server, page, tmp
     page.click("#current button.continue")
     page.wait_for_selector("#error:not([hidden]) >> text=length must be between")
     assert page.errors == []
+
+
+def test_api_docs_render_offline(server, page):
+    url, _ = server
+    outside = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(url) or r.url.startswith("data:") else outside.append(r.url),
+    )
+    page.goto(f"{url}/docs")
+    page.locator(".opblock-summary-path", has_text="/api/sessions/{sid}/nodes/{nid}/continue").wait_for()
+    assert outside == [] and page.errors == []

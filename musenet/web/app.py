@@ -3,11 +3,12 @@
 No logic of its own: the checks, the queue and the tree live in `service`. Every error is JSON
 `{"detail": "<one line>"}` with a fitting status (400 bad request, 404 unknown id, 413 too large, 429 too many of
 yours, 503 busy with Retry-After), so the page can show it as it is. The OpenAPI page (/docs) is served from the
-`swagger-ui-bundle` package's files, not a CDN, so it works offline too.
+`swagger-ui-py` wheel's files, not a CDN, so it works offline too.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -52,6 +53,15 @@ class GenerateBody(AskBody):
     primer: str | None = Field(
         None, description="continue this node (e.g. an uploaded primer); null: from scratch"
     )
+
+
+def swagger_ui_files() -> Path | None:
+    """Swagger UI 5 (it reads OpenAPI 3.1) as shipped in the `swagger-ui-py` wheel, found without importing it."""
+    spec = importlib.util.find_spec("swagger_ui")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / "static" / "swagger-ui-bundle.js").is_file():
+            return Path(folder) / "static"
+    return None
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -109,14 +119,9 @@ def create_app(service: CoComposer) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    try:
-        import swagger_ui_bundle
-    except ImportError:
-        swagger_ui_bundle = None
-    if swagger_ui_bundle is not None:
-        app.mount(
-            "/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static"
-        )
+    docs_files = swagger_ui_files()
+    if docs_files is not None:
+        app.mount("/docs-static", StaticFiles(directory=docs_files), name="docs-static")
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> Response:

@@ -66,13 +66,13 @@ def config(args: argparse.Namespace) -> ServeConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    cfg = config(args)  # bad flags fail before the heavy imports
     import uvicorn
 
     from ..generate.composer import load
     from .app import create_app
     from .service import CoComposer
 
-    cfg = config(args)
     if args.threads > 0:
         import torch
 
