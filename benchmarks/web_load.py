@@ -154,7 +154,9 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=3.0, help="music asked per job")
     p.add_argument("--candidates", type=int, default=2)
     p.add_argument("--queue-size", type=int, default=8, help="queue of the server started here")
-    p.add_argument("--time-limit", type=float, default=240.0, help="stop every client after this many seconds")
+    p.add_argument(
+        "--time-limit", type=float, default=240.0, help="stop every client after this many seconds"
+    )
     args = p.parse_args()
     if not 1 <= args.clients <= 100 or not 1 <= args.rounds <= 10:
         p.error("--clients must be 1..100 and --rounds 1..10")
@@ -168,7 +170,11 @@ def main() -> int:
         proc, base = start_server(args.model, args.queue_size)
     try:
         stats = Stats()
-        ask = {"instruments": ["piano", "violin", "drums"], "seconds": args.seconds, "candidates": args.candidates}
+        ask = {
+            "instruments": ["piano", "violin", "drums"],
+            "seconds": args.seconds,
+            "candidates": args.candidates,
+        }
         deadline = time.monotonic() + args.time_limit
         t0 = time.perf_counter()
         threads = [
@@ -189,7 +195,9 @@ def main() -> int:
     done = len(stats.jobs)
     print(f"{args.clients} clients x {args.rounds} jobs ({args.candidates} candidates x {args.seconds:g} s), "
           f"{wall:.1f} s wall, limit {args.time_limit:g} s")  # fmt: skip
-    print(f"jobs done {done}/{args.clients * args.rounds}; responses by status {dict(sorted(stats.status.items()))}")
+    print(
+        f"jobs done {done}/{args.clients * args.rounds}; responses by status {dict(sorted(stats.status.items()))}"
+    )
     print(f"503 (queue full): {stats.status[503]}, 429 (per-session limit): {stats.status[429]}, "
           f"failures: {len(stats.failures)}, server alive after: {alive}")  # fmt: skip
     print("latency (ms)        count")
