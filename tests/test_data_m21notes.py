@@ -39,6 +39,8 @@ def test_score_ties_dynamics_tempo_and_names():
     by_prog = {int(p): notes[notes["program"] == p] for p in np.unique(notes["program"])}
     assert set(by_prog) == {VIOLIN[0], CELLO[0]}
     v = by_prog[VIOLIN[0]]
-    assert len(v) == 2 and np.allclose(v["start"], [0, 1.0]) and np.allclose(v["end"], [1.0, 2.0])  # 120 qpm, tie
+    assert (
+        len(v) == 2 and np.allclose(v["start"], [0, 1.0]) and np.allclose(v["end"], [1.0, 2.0])
+    )  # 120 qpm, tie
     assert (v["velocity"] == 52).all()  # p
     assert (by_prog[CELLO[0]]["velocity"] == 80).all()  # no dynamic: mf

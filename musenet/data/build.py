@@ -12,6 +12,7 @@ in `meta.json` and the printed summary.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -90,18 +91,30 @@ class TaskResult:
 
 
 def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskResult:
-    """Runs in a worker: convert (or read the cache), then encode every piece."""
-    from . import corpus, folder
-
-    conv = None
+    """Runs in a worker: read the task's tokens from the cache, or convert (through the notes cache) and encode."""
     cdir = cfg.cache_dir or cache.default_dir()
     use_cache = cfg.use_cache and task.source == "music21"
+    encoding = hashlib.sha1(
+        json.dumps([vocab.config.to_dict(), task.style, cfg.min_notes]).encode()
+    ).hexdigest()
     if use_cache:
-        conv = cache.load(cdir, task)
+        hit = cache.load_arrays(cdir, task, encoding)
+        if hit is not None:
+            return _unpack(*hit, cached=True)
+    result = _encode(task, cfg, vocab, limits, cdir if use_cache else None)
+    if use_cache:
+        cache.save_arrays(cdir, task, encoding, *_pack(result))
+    return result
+
+
+def _encode(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits, cdir: Path | None) -> TaskResult:
+    from . import corpus, folder
+
+    conv = cache.load(cdir, task) if cdir is not None else None
     result = TaskResult(cached=conv is not None)
     if conv is None:
         conv = corpus.convert(task) if task.source == "music21" else folder.convert(task, limits)
-        if use_cache:
+        if cdir is not None:
             cache.save(cdir, task, conv)
     result.drops = list(conv.drops)
     dtype = shards.token_dtype(vocab.size)
@@ -113,10 +126,36 @@ def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskRes
             continue
         prefix = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
         result.rules.update(enc.counts)
-        result.pieces.append(
-            Encoded(raw.id, raw.title, task.style, enc.ids.astype(dtype), prefix, enc.duration, onsets)
-        )
+        ids = enc.ids.astype(dtype)
+        result.pieces.append(Encoded(raw.id, raw.title, task.style, ids, prefix, enc.duration, onsets))
     return result
+
+
+def _pack(r: TaskResult) -> tuple[dict, dict[str, np.ndarray]]:
+    meta = {
+        "ids": [p.id for p in r.pieces],
+        "titles": [p.title for p in r.pieces],
+        "style": r.pieces[0].style if r.pieces else "",
+        "drops": [d.__dict__ for d in r.drops],
+        "rules": dict(r.rules),
+    }
+    arrays = {
+        "tokens": np.concatenate([p.ids for p in r.pieces]) if r.pieces else np.zeros(0, np.int16),
+        "table": np.array([(len(p.ids), p.prefix, p.duration, p.notes) for p in r.pieces], np.int64).reshape(
+            -1, 4
+        ),
+    }
+    return meta, arrays
+
+
+def _unpack(meta: dict, arrays: dict[str, np.ndarray], cached: bool) -> TaskResult:
+    table, tokens = arrays["table"], arrays["tokens"]
+    bounds = np.concatenate([[0], np.cumsum(table[:, 0])])
+    pieces = [
+        Encoded(pid, title, meta["style"], tokens[bounds[k] : bounds[k + 1]], int(t[1]), int(t[2]), int(t[3]))
+        for k, (pid, title, t) in enumerate(zip(meta["ids"], meta["titles"], table, strict=True))
+    ]
+    return TaskResult(pieces, [Drop(**d) for d in meta["drops"]], Counter(meta["rules"]), cached)
 
 
 def vocab_config_for(tasks: list[Task]) -> VocabConfig:
@@ -173,7 +212,7 @@ def build(cfg: BuildConfig) -> dict:
 
 
 # rough parsing seconds per byte of each format, measured on the music21 corpus (ABC: per tune, see _cost)
-SECONDS_PER_BYTE = {".krn": 2e-6, ".mxl": 5e-6, ".xml": 1.5e-6, ".musicxml": 1.5e-6}
+SECONDS_PER_BYTE = {".krn": 2e-6, ".mxl": 1e-6, ".xml": 0.2e-6, ".musicxml": 0.2e-6}
 
 
 def _cost(task: Task) -> float:

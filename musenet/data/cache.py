@@ -1,8 +1,10 @@
-"""The conversion cache: one `.npz` per task holding the raw pieces (notes in seconds) and drops it produced.
+"""The conversion cache: per task, one `.npz` of the raw pieces (notes in seconds) and drops it produced, and one
+`.tokens.npz` of their encoding.
 
-Parsing is the expensive step (music21 takes ~5 CPU-minutes over its corpus); encoding is cheap. So the cache holds
-converter output, before any vocabulary choice: a re-run, or a build with another vocabulary or split, reads notes
-back and only re-encodes. An entry's name is a hash of the task, the file's size and mtime, and `CONVERTER_VERSION`
+Parsing is the expensive step; encoding is cheaper but still ~1 ms a piece. The notes entry is converter output,
+before any vocabulary choice: a build with another vocabulary or `--min-notes` reads notes back and re-encodes.
+The tokens entry is keyed by a hash of the vocabulary config, style and minimum length as well, so a re-run with
+nothing changed only reads arrays back (the split is decided afterwards, so it never invalidates anything). An entry's name is a hash of the task, the file's size and mtime, and `CONVERTER_VERSION`
 (bump it when a converter's output changes). Entries are written atomically and read with `allow_pickle=False`.
 
 The cache lives in `$MUSENET_HOME/cache/pieces` (`MUSENET_HOME` defaults to `~/.musenet`) unless a build names
@@ -21,7 +23,7 @@ import numpy as np
 from ..codec.events import NOTE_DTYPE
 from .items import Converted, Drop, RawPiece, Task
 
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3
 
 
 def default_dir() -> Path:
@@ -29,10 +31,41 @@ def default_dir() -> Path:
     return home / "cache" / "pieces"
 
 
-def entry_name(task: Task) -> str:
+def entry_name(task: Task, encoding: str = "") -> str:
+    """The entry of a task's converted notes; with `encoding` (a hash of how they were encoded), of its tokens."""
     st = os.stat(task.path)
-    key = [CONVERTER_VERSION, task.source, task.rel, task.tunes, task.merge, st.st_size, st.st_mtime_ns]
-    return hashlib.sha1(json.dumps(key).encode()).hexdigest() + ".npz"
+    key = [
+        CONVERTER_VERSION,
+        task.source,
+        task.rel,
+        task.tunes,
+        task.merge,
+        st.st_size,
+        st.st_mtime_ns,
+        encoding,
+    ]
+    return hashlib.sha1(json.dumps(key).encode()).hexdigest() + (".tokens.npz" if encoding else ".npz")
+
+
+def load_arrays(folder: Path, task: Task, encoding: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """A task's encoded tokens saved by `save_arrays`: (json meta, arrays), or None."""
+    try:
+        with np.load(folder / entry_name(task, encoding), allow_pickle=False) as z:
+            return json.loads(bytes(z["meta"]).decode()), {k: z[k] for k in z.files if k != "meta"}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def save_arrays(folder: Path, task: Task, encoding: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    _write(folder / entry_name(task, encoding), meta, arrays)
+
+
+def _write(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    tmp.replace(path)
 
 
 def load(folder: Path, task: Task) -> Converted | None:
@@ -52,7 +85,6 @@ def load(folder: Path, task: Task) -> Converted | None:
 
 
 def save(folder: Path, task: Task, conv: Converted) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "ids": [p.id for p in conv.pieces],
         "titles": [p.title for p in conv.pieces],
@@ -60,8 +92,4 @@ def save(folder: Path, task: Task, conv: Converted) -> None:
         "drops": [d.__dict__ for d in conv.drops],
     }
     notes = np.concatenate([p.notes for p in conv.pieces]) if conv.pieces else np.zeros(0, NOTE_DTYPE)
-    path = folder / entry_name(task)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, notes=notes, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-    tmp.replace(path)
+    _write(folder / entry_name(task), meta, {"notes": notes})

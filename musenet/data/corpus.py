@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,35 @@ def abc_piece(pid: str, text: str, stem: str) -> RawPiece | None:
     return RawPiece(pid, title or stem, trim_start(sort_notes(notes)))
 
 
+def xml_piece(pid: str, path: str, stem: str, vocal: bool) -> RawPiece | None:
+    """A MusicXML score through the fast reader (`data.musicxml`), or None when it needs music21."""
+    from .m21notes import TempoMap, choose_program
+    from .musicxml import read_musicxml, xml_bytes
+
+    try:
+        title, tempos, parts = read_musicxml(xml_bytes(path))
+    except Exception:  # Unsupported, or XML the reader cannot take: music21 gets a go
+        return None
+    tempo = TempoMap(tempos)
+    chunks = []
+    for part in parts:
+        start, end, pitch, velocity = part.arrays()
+        if not len(start):
+            continue
+        notes = empty_notes(len(start))
+        notes["start"], notes["end"], notes["pitch"], notes["velocity"] = (
+            tempo(start),
+            tempo(end),
+            pitch,
+            velocity,
+        )
+        names = [part.name] if vocal else [part.name, part.instrument]
+        notes["program"] = choose_program(names, None if vocal else part.program, pitch)
+        chunks.append(notes)
+    notes = sort_notes(np.concatenate(chunks)) if chunks else empty_notes()
+    return RawPiece(pid, title or stem, trim_start(notes))
+
+
 def kern_piece(pid: str, text: str, stem: str) -> RawPiece | None:
     """A sung kern score through the fast reader (`data.kern`), or None when it needs music21."""
     from .kern import read_kern
@@ -227,7 +257,8 @@ def convert(task: Task) -> Converted:
     base = f"music21:{task.rel}"
     vocal = task.rel.split("/")[0] in VOCAL_COLLECTIONS
     stem = Path(task.rel).stem
-    with _no_beams():
+    with _no_beams(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # music21 warns about every overfull bar; the notes are what we keep
         if Path(task.path).suffix.lower() == ".abc":
             header, tunes = split_abc(Path(task.path).read_text(encoding="utf-8", errors="replace"))
             first, last = task.tunes or (0, len(tunes))
@@ -253,6 +284,11 @@ def convert(task: Task) -> Converted:
                 notes = sort_notes(np.concatenate(voices))
                 out.pieces.append(RawPiece(base, stem, trim_start(notes)))
             return out
+        if task.path.lower().endswith((".xml", ".musicxml", ".mxl")):
+            fast = xml_piece(base, task.path, stem, vocal)
+            if fast is not None:
+                out.pieces.append(fast)
+                return out
         if vocal and task.path.lower().endswith(".krn"):
             fast = kern_piece(base, Path(task.path).read_text(encoding="utf-8", errors="replace"), stem)
             if fast is not None:

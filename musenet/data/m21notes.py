@@ -95,11 +95,18 @@ def tempo_marks(flat) -> list[tuple[float, float]]:
 
 
 def part_program(part, pitches: np.ndarray, vocal: bool = False) -> int:
-    """The GM program for one part (see the module docstring); `vocal`: ignore declared instruments."""
+    """The GM program for one music21 part (see the module docstring); `vocal`: ignore declared instruments."""
     from music21 import instrument
 
     inst = None if vocal else part.getInstrument(returnDefault=False)
+    generic = inst is None or type(inst) is instrument.Instrument or isinstance(inst, instrument.Vocalist)
+    declared = None if generic else inst.midiProgram
     names = [part.partName] if vocal else [part.partName, inst.instrumentName if inst else None]
+    return choose_program(names, declared, pitches)
+
+
+def choose_program(names: list[str | None], declared: int | None, pitches: np.ndarray) -> int:
+    """By name (instruments first, then voices), else the declared program, else by register."""
     for name in names:
         name = (name or "").lower()
         for keys, program in NAME_PROGRAMS:
@@ -107,9 +114,8 @@ def part_program(part, pitches: np.ndarray, vocal: bool = False) -> int:
                 return program
         if any(k in name for k in VOICE_NAMES):
             return register_program(pitches)
-    generic = inst is None or type(inst) is instrument.Instrument or isinstance(inst, instrument.Vocalist)
-    if not generic and inst.midiProgram is not None:
-        return int(inst.midiProgram)
+    if declared is not None:
+        return int(declared)
     return register_program(pitches)
 
 
