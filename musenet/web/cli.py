@@ -82,7 +82,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"musenet co-composer: model {composer.path}, files in {service.store.root}")
     print(f"open http://{cfg.host}:{cfg.port}/ (API docs at /docs); Ctrl-C stops it")
     try:
-        uvicorn.run(create_app(service), host=cfg.host, port=cfg.port, log_level="warning")
+        # past 64 open connections uvicorn answers 503; idle keep-alive connections close after 5 s
+        uvicorn.run(
+            create_app(service),
+            host=cfg.host,
+            port=cfg.port,
+            log_level="warning",
+            limit_concurrency=64,
+            timeout_keep_alive=5,
+        )
     finally:
         service.close()
     return 0
