@@ -22,19 +22,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tokenizer.json or vocab.json + merges.txt (see musenet/text/README.md)",
     )
     parser.add_argument(
-        "--prompt", default="", help="the text to continue (default: none, an unconditional sample)"
+        "--prompt",
+        default="",
+        metavar="TEXT",
+        help="the text to continue (default: none, an unconditional sample)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=100, help="most tokens to add (default 100)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1)")
     parser.add_argument(
-        "--top-k", type=int, default=40, help="sample from the k most likely tokens (0 = all; default 40)"
+        "--max-new-tokens", type=int, default=100, metavar="N", help="most tokens to add (default 100)"
     )
-    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1 = off)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same text (default 0)")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1)")
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=40,
+        metavar="K",
+        help="sample from the k most likely tokens (0 = all; default 40)",
+    )
+    parser.add_argument(
+        "--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass (default 1 = off)"
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="same seed, same text (default 0)")
     parser.add_argument(
         "--candidates",
         type=int,
         default=1,
+        metavar="K",
         help="sample K continuations as one batch, printed one after another (default 1: streamed)",
     )
 
