@@ -341,3 +341,17 @@ def test_serve_through_the_real_entry_point_fails_in_one_line(tmp_path):
     assert (
         r.returncode == 2 and "queue_size must be at least 1" in r.stderr and len(r.stderr.splitlines()) == 1
     )
+
+
+def test_every_corrupt_file_beside_the_repo_is_a_one_line_400(client, shared_midi):
+    from conftest import CORRUPT
+
+    sid = session(client)
+    files = [p for p in shared_midi.rglob("*") if p.name in CORRUPT]
+    assert files
+    for path in files:
+        r = client.post(f"/api/sessions/{sid}/primer", files={"file": (path.name, path.read_bytes())})
+        assert r.status_code == 400 and "\n" not in r.json()["detail"], (path.name, r.text)
+    assert client.get(f"/api/sessions/{sid}").json()["nodes"] == []
+    good = client.post(f"/api/sessions/{sid}/primer", files={"file": ("ok.mid", primer_midi())})
+    assert good.status_code == 201  # the isolated reader survived them all
