@@ -90,6 +90,14 @@ def test_output_is_flushed_as_tokens_come(tiny, monkeypatch, capsys):
     assert out.flushed[0] == "Hi"
 
 
+def test_a_prompt_longer_than_the_context_is_cut_with_a_note(tiny, capsys):
+    prompt = "Héllo wörld " * 40  # well over the tiny model's 64 tokens
+    assert main(["text", "--model", str(tiny), "--prompt", prompt, "--max-new-tokens", "5"]) == 0
+    captured = capsys.readouterr()
+    assert "the model sees its last 64" in captured.err
+    assert captured.out.startswith(prompt)
+
+
 def _break(kind: str, src: Path, dst: Path) -> list[str]:
     """Copy the tiny folder into dst, broken in one way; returns extra flags."""
     shutil.copytree(src, dst)

@@ -6,8 +6,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from .engine import TextConfig
 
 HELP = "continue a text prompt with a released GPT-2 checkpoint"
 
@@ -51,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> TextConfig:
     from ..generate.sampling import SampleConfig
     from .engine import TextConfig
 
@@ -75,15 +79,19 @@ def run(args: argparse.Namespace) -> int:
     if n_prompt > block:
         sys.stderr.write(f"the prompt is {n_prompt} tokens; the model sees its last {block}\n")
     out = sys.stdout
-    if (out.encoding or "").lower().replace("-", "") != "utf8":
+    if (out.encoding or "").lower().replace("-", "") != "utf8" and hasattr(out, "reconfigure"):
         out.reconfigure(errors="replace")  # a terminal that cannot show a character gets '?', not a crash
     t0 = time.monotonic()
     if cfg.candidates == 1:  # streamed as the tokens come
         out.write(args.prompt)
         out.flush()
-        for (piece,) in tm.stream(args.prompt, cfg):
-            out.write(piece)
-            out.flush()
+        try:
+            for (piece,) in tm.stream(args.prompt, cfg):
+                out.write(piece)
+                out.flush()
+        except KeyboardInterrupt:  # Ctrl-C ends the text; the shell prompt goes on a line of its own
+            out.write("\n")
+            raise
         out.write("\n")
     else:
         for i, text in enumerate(tm.complete(args.prompt, cfg), 1):
