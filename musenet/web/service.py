@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +87,7 @@ class CoComposer:
             "model": Path(self.composer.path).name if self.composer.path else "model",
             "styles": self.composer.styles,
             "instruments": self.composer.instruments,
-            "defaults": {k: v for k, v in Ask().__dict__.items() if k != "seed"}
-            | {"instruments": list(Ask().instruments)},
+            "defaults": {k: v for k, v in asdict(Ask()).items() if k != "seed"},
             "limits": {
                 "max_candidates": c.max_candidates,
                 "max_seconds": c.max_seconds,
