@@ -136,3 +136,34 @@ def test_augment_functions(data_dir):
         assert np.array_equal(st[st < v.n_notes], ids[ids < v.n_notes])  # the same notes in the same order
         d0, d1 = positions(ids, v).time[-1], positions(st, v).time[-1]
         assert abs(d1 - d0 * f) <= 1
+
+
+def test_packing_fills_windows_with_whole_pieces(tmp_path_factory):
+    pytest.importorskip("music21")
+    out = tmp_path_factory.mktemp("pack") / "data"
+    build(BuildConfig(source="music21", out=out, collections=("essenFolksong",), limit=1, test_fraction=0, val_fraction=0, cache_dir=out.parent / "cache", progress=False))  # fmt: skip
+    plain = WindowDataset(out, "train", 512, augment=False)
+    packed = WindowDataset(out, "train", 512, augment=False, pack=True)
+    assert len(packed) < len(plain) / 2
+    v = packed.vocab
+    n = 513
+    covered = []
+    for i in range(len(packed)):
+        first, count = int(packed.win_piece[i]), int(packed.win_count[i])
+        if packed.index[first]["length"] > n:
+            continue  # a long piece: windowed as without packing
+        s = packed.sample(i, seed=0)
+        ids = s["ids"][s["ids"] != packed.pad_id]
+        at = 0
+        for p in range(first, first + count):
+            full, row = full_piece(packed, p)
+            assert np.array_equal(ids[at : at + len(full)], full)  # whole pieces, in index order
+            pos = positions(full, v, int(row["duration"]))
+            for f in ("time", "chord", "part", "countdown"):
+                assert np.array_equal(s[f][at : at + len(full)], getattr(pos, f))
+            at += len(full)
+            covered.append(p)
+        assert at == len(ids)
+    short = [p for p in range(len(packed.index)) if packed.index[p]["length"] <= n]
+    assert covered == short
+    assert len(WindowDataset(out, "train", 512, augment=True, pack=True).sample(0, 3)["ids"]) == 513

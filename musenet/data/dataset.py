@@ -13,6 +13,10 @@ re-based to the window), `part` and `countdown` follow from it and the piece's d
 the window's opening wait, which is where the chord count restarts anyway. So a window starting mid-piece looks
 exactly like that stretch of the full sequence. Padding has all positions 0.
 
+**Packing** (`pack=True`, off by default): consecutive short pieces (in index order) that fit together share a
+window, each whole with its own prefix and positions, then padding; long pieces are windowed as above. Most of
+the music21 corpus is folk tunes of a few hundred tokens, so at context 2048 unpacked windows are ~80 % padding.
+
 **Augmentation** (`augment=True`, see `data.augment`): drawn from `np.random.default_rng(seed)`: the window's
 start moves by up to half a window (long pieces), then transposition within every instrument's range, a velocity
 shift of +-1 level, a tempo stretch in [0.95, 1.05] (time, duration, part and countdown follow). The same
@@ -42,6 +46,7 @@ class WindowDataset:
         context: int,
         augment: bool,
         augment_config: aug.AugmentConfig | None = None,
+        pack: bool = False,
     ):
         meta = read_meta(data_dir)
         self.vocab_config: dict = meta["vocab"]
@@ -58,6 +63,15 @@ class WindowDataset:
             raise ValueError(
                 f"context {context} is too short for a prefix of {int(self.index['prefix'].max())} tokens"
             )
+        self.pack = pack
+        if pack:
+            self._windows_packed()
+        else:
+            self._windows()
+
+    def _windows(self) -> None:
+        """One piece per window; a long piece gives several."""
+        context = self.context
         body = (self.index["length"] - self.index["prefix"]).astype(np.int64)
         room = context + 1 - self.index["prefix"].astype(np.int64)  # body tokens a window holds
         n = np.maximum(1, -(-body // room))
@@ -66,6 +80,34 @@ class WindowDataset:
         k = np.arange(len(self.win_piece)) - first  # window number within its piece
         room_w = room[self.win_piece]
         self.win_start = np.minimum(k * room_w, np.maximum(body[self.win_piece] - room_w, 0))
+        self.win_count = np.ones(len(self.win_piece), dtype=np.int64)
+
+    def _windows_packed(self) -> None:
+        """Runs of consecutive whole pieces that fit together in one window share it; long pieces as before."""
+        self._windows()
+        n = self.context + 1
+        lengths = self.index["length"].astype(np.int64)
+        piece, start, count = [], [], []
+        w = 0
+        while w < len(self.win_piece):
+            p = int(self.win_piece[w])
+            if lengths[p] > n:  # a long piece's windows stay as they are
+                piece.append(p)
+                start.append(int(self.win_start[w]))
+                count.append(1)
+                w += 1
+                continue
+            used, c = int(lengths[p]), 1
+            while p + c < len(lengths) and used + lengths[p + c] <= n:
+                used += int(lengths[p + c])
+                c += 1
+            piece.append(p)
+            start.append(0)
+            count.append(c)
+            w += c  # short pieces have one window each
+        self.win_piece = np.array(piece, dtype=np.int64)
+        self.win_start = np.array(start, dtype=np.int64)
+        self.win_count = np.array(count, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.win_piece)
@@ -79,17 +121,25 @@ class WindowDataset:
 
     def sample(self, index: int, seed: int) -> dict[str, np.ndarray]:
         """Window `index` as int64 arrays of length context + 1: ids, time, chord, part, countdown."""
-        v, n = self.vocab, self.context + 1
-        row = self.index[self.win_piece[index]]
-        off, plen, length, duration = (
-            int(row["offset"]),
-            int(row["prefix"]),
-            int(row["length"]),
-            int(row["duration"]),
-        )
-        body, room = length - plen, n - plen
-        start = int(self.win_start[index])
+        n = self.context + 1
         rng = np.random.default_rng(seed) if self.augment else None
+        first, count = int(self.win_piece[index]), int(self.win_count[index])
+        parts = [self._piece(first, int(self.win_start[index]), rng)]
+        for p in range(first + 1, first + count):  # packed: whole short pieces after the first
+            parts.append(self._piece(p, 0, rng))
+        out = {k: np.concatenate([q[k] for q in parts])[:n] for k in parts[0]}
+        if len(out["ids"]) < n:
+            pad = n - len(out["ids"])
+            out = {k: np.concatenate([a, np.zeros(pad, np.int64)]) for k, a in out.items()}
+            out["ids"][-pad:] = self.pad_id
+        return out
+
+    def _piece(self, p: int, start: int, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """Piece p's prefix and as much of its body from `start` as a window holds, with positions (unpadded)."""
+        v, n = self.vocab, self.context + 1
+        row = self.index[p]
+        off, plen = int(row["offset"]), int(row["prefix"])
+        body, duration, room = int(row["length"]) - plen, int(row["duration"]), n - plen
         if rng is not None and body > room:
             start = int(np.clip(start + rng.integers(-(room // 2), room // 2 + 1), 0, body - room))
         if start > 0:
@@ -117,8 +167,4 @@ class WindowDataset:
         }
         out["part"][:plen] = 0
         out["countdown"][:plen] = countdown_of(v, 0, duration)
-        if len(ids) < n:
-            pad = n - len(ids)
-            out = {k: np.concatenate([a, np.zeros(pad, np.int64)]) for k, a in out.items()}
-            out["ids"][-pad:] = self.pad_id
         return out
