@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 
 from musenet.errors import UserError
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from musenet.train.loop import train  # torch and the dataset are imported only when training
 
     result = train(cfg, resume=args.resume)
-    if result.val_loss is not None:
+    if result.val_loss is not None and os.environ.get("RANK", "0") == "0":
         print(f"done: step {result.step}, val loss {result.val_loss:.4f}; checkpoint in {cfg.out}")
     return 0
 

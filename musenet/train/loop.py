@@ -182,7 +182,7 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
                 elapsed = elapsed0 + now - t_start
                 if log is not None:
                     log.write(step=done, lr=lr, loss=loss, val_loss=val_loss, grad_norm=grad_norm, tokens=tokens,
-                              tokens_per_s=tps, elapsed_s=elapsed)  # fmt: skip
+                              tokens_per_s=round(tps), elapsed_s=round(elapsed, 2))  # fmt: skip
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tps or 0:.0f}", lr=f"{lr:.1e}", refresh=False)

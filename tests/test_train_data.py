@@ -1,0 +1,44 @@
+"""`musenet train` on a real built dataset (musenet.data.dataset.WindowDataset), through the CLI entry point."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from musenet.model import checkpoint
+from musenet.train.log import losses
+
+SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
+FILES = ["MidiTok/tests/MIDIs_multitrack/Funkytown.mid", "MidiTok/tests/MIDIs_one_track/POP909_022.mid"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    if not SHARED_MIDI.is_dir():
+        pytest.skip("../shared/midi is not beside the repo")
+    from musenet.data.build import BuildConfig, build
+
+    root = tmp_path_factory.mktemp("ds")
+    (root / "midi" / "pop").mkdir(parents=True)
+    for k, name in enumerate(FILES):
+        shutil.copy(SHARED_MIDI / name, root / "midi" / "pop" / f"{k}.mid")
+    build(BuildConfig(source=str(root / "midi"), out=root / "data", workers=1, val_fraction=0, test_fraction=0,
+                      progress=False))  # fmt: skip
+    return root / "data"
+
+
+def test_train_on_a_built_dataset(data_dir, tmp_path, capsys):
+    from musenet.cli import main
+    from musenet.data.dataset import WindowDataset
+
+    run = tmp_path / "run"
+    args = ["train", "--data", str(data_dir), "--out", str(run), "--n-layer", "1", "--n-head", "2", "--n-embd", "64",
+            "--context", "128", "--batch-size", "4", "--max-steps", "30", "--warmup-steps", "3", "--lr", "3e-3",
+            "--eval-interval", "30", "--threads", "1"]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    curve = [v for _, v in sorted(losses(run / "log.csv").items())]
+    assert sum(curve[-5:]) / 5 < sum(curve[:5]) / 5 - 1.0, curve
+    model, meta = checkpoint.load_model(run)
+    ds = WindowDataset(data_dir, "train", 128, augment=False)
+    assert meta["vocab"] == ds.vocab_config
+    assert model.config.vocab_size == ds.vocab_size and model.config.chord_positions == ds.chord_positions
