@@ -59,7 +59,7 @@ def test_evaluate_writes_report_metrics_and_plots(built):
     root, m1, m2 = built
     out = root / "report"
     r = musenet("evaluate", "--model", m1, "--compare", m2, "--data", root / "data", "--out", out, "--samples", 2,
-                "--seconds", 4, "--max-test-tokens", 2000, "--seed", 3)  # fmt: skip
+                "--seconds", 4, "--max-test-tokens", 2000, "--seed", 3, "--classifier-min-pieces", 1)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "NLL/token" in r.stdout
     m = json.loads((out / "metrics.json").read_text())

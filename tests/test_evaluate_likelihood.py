@@ -77,3 +77,12 @@ def test_scores_sum_per_token_per_note_and_per_second(model):
     g = score_ngram(lm, pieces, VOCAB).summary()
     assert g["tokens"] == body and g["nll_per_token"] < s["nll_per_token"]
     assert len(capped(pieces, 1)) == 1 and capped(pieces, None) == pieces
+
+
+def test_a_token_cap_takes_pieces_round_robin_over_styles():
+    pieces = [split_piece(20, seed=k, style="bach") for k in range(4)] + [
+        split_piece(20, seed=9, style="jazz")
+    ]
+    two = sum(len(p.body) for p in pieces[:1] + pieces[4:])
+    assert [p.style for p in capped(pieces, two)] == ["bach", "jazz"]
+    assert [p.title for p in capped(pieces, 10**9)] == ["piece 0", "piece 9", "piece 1", "piece 2", "piece 3"]

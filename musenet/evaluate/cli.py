@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--classifier-pieces", type=int, default=300, help="training pieces per style (default 300)"
     )
     parser.add_argument(
+        "--classifier-min-pieces", type=int, default=5, help="styles with fewer training pieces are no class"
+    )
+    parser.add_argument(
         "--memo-k", type=int, default=8, help="memorisation: shortest run searched (default 8 notes)"
     )
     parser.add_argument("--transpose-invariant", action="store_true", help="memorisation: compare intervals")
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             ngram_order=args.ngram_order,
             ngram_max_tokens=args.ngram_max_tokens or None,
             classifier_pieces=args.classifier_pieces,
+            classifier_min_pieces=args.classifier_min_pieces,
             memo=MemoConfig(k=args.memo_k, transpose_invariant=args.transpose_invariant),
             bf16=args.bf16,
         )

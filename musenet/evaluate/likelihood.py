@@ -59,11 +59,17 @@ class Score:
 
 
 def capped(pieces: list[SplitPiece], max_tokens: int | None) -> list[SplitPiece]:
-    """Whole pieces, in order, until `max_tokens` body tokens (at least one piece)."""
+    """Whole pieces up to `max_tokens` body tokens (at least one), taken round-robin over the styles (in order of
+    first appearance) so that a cap does not keep only the split's first collection; None keeps them all."""
     if max_tokens is None:
         return pieces
-    out, total = [], 0
+    by_style: dict[str, list[SplitPiece]] = {}
     for p in pieces:
+        by_style.setdefault(p.style, []).append(p)
+    queues = list(by_style.values())
+    order = [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+    out, total = [], 0
+    for p in order:
         if out and total + len(p.body) > max_tokens:
             break
         out.append(p)
@@ -142,11 +148,6 @@ def score_ngram(lm: NGram, pieces: list[SplitPiece], vocab: Vocab) -> Score:
 def train_ngram(
     pieces: list[SplitPiece], vocab: Vocab, order: int = 3, max_tokens: int | None = None
 ) -> NGram:
-    """An n-gram on the training pieces (whole pieces, in order, up to `max_tokens` tokens)."""
-    seqs, total = [], 0
-    for p in pieces:
-        if max_tokens is not None and seqs and total + len(p.ids) > max_tokens:
-            break
-        seqs.append(np.asarray(p.ids, np.int64))
-        total += len(p.ids)
+    """An n-gram on the training pieces: whole pieces, round-robin over styles, up to about `max_tokens` tokens."""
+    seqs = [np.asarray(p.ids, np.int64) for p in capped(pieces, max_tokens)]
     return NGram(vocab.size, order).fit(seqs)

@@ -16,7 +16,8 @@ metrics.json (NaN and missing values are null):
                 the same}, errors
     music       {style: n_real, n_generated, mean_oa, features {name: real_mean, real_std, real_n, gen_mean,
                 gen_std, gen_n, oa, kl}, vectors {name: oa, kl}}
-    style       train_excerpts, classes, chance, majority, train_counts, real_accuracy, real_n,
+    style       train_excerpts, classes, left_out, chance, majority, train_counts, real_accuracy,
+                real_balanced_accuracy, real_recall {style: recall}, real_n,
                 generated {style: n, accuracy, real_accuracy, predicted {style: count}}
     memorisation k, transpose_invariant, train_pieces, index_windows,
                 generated {n, max, mean, share_at_least_k, per_sample [{style, longest, source}]}, real {n, max,
@@ -37,12 +38,12 @@ import numpy as np
 from ..codec.vocab import Vocab
 from ..errors import UserError
 from . import corpus, likelihood, plots, report
-from .classifier import ClassifierConfig, StyleClassifier, accuracy
 from .corpus import Split, SplitPiece, excerpt, instruments_of
-from .features import Grid, classifier_vector, features
+from .features import Grid
 from .memorise import MemoConfig, MemoIndex, note_codes
 from .music import compare_sets
 from .samples import Sample, adherence, generate_all
+from .style import StyleConfig, recognisability
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class EvalConfig:
     """Training pieces per style for the style classifier."""
     classifier_excerpts: int = 4
     """Consecutive excerpts of `seconds` per training piece for the classifier."""
+    classifier_min_pieces: int = 5
+    """Styles with fewer training pieces are not classes of the style classifier."""
     memo: MemoConfig = MemoConfig()
     grid: Grid = Grid()
     bf16: bool = False
@@ -152,46 +155,6 @@ def _styles(cfg: EvalConfig, composer, held: Split) -> list[str]:
             )
         return list(cfg.styles)
     return held.styles()[: cfg.max_styles]
-
-
-def _classifier(cfg: EvalConfig, train: Split, held: Split, samples: list[Sample]) -> dict:
-    vocab, X, y = train.vocab, [], []
-    for style in train.styles():
-        for p in train.of_style(style)[: cfg.classifier_pieces]:
-            whole = excerpt(p, vocab, cfg.seconds * cfg.classifier_excerpts)
-            for k in range(cfg.classifier_excerpts):
-                piece = whole.window(k * cfg.seconds, (k + 1) * cfg.seconds)
-                if len(piece) >= 8 or k == 0:
-                    X.append(classifier_vector(features(piece, cfg.grid), piece))
-                    y.append(style)
-    out: dict = {"train_excerpts": len(X), "classes": sorted(set(y))}
-    if len(set(y)) < 2:
-        out["note"] = "fewer than two styles in the training split: no classifier"
-        return out
-    clf = StyleClassifier(ClassifierConfig()).fit(np.array(X), y)
-    counts = {s: y.count(s) for s in clf.classes}
-    out.update(chance=1 / len(clf.classes), majority=max(counts.values()) / len(y), train_counts=counts)
-    real = [p for p in held.pieces if p.style in clf.classes]
-    real_x = [excerpt(p, vocab, cfg.seconds) for p in real]
-    pred = clf.predict(np.array([classifier_vector(features(q, cfg.grid), q) for q in real_x]))
-    out["real_accuracy"] = accuracy(pred, [p.style for p in real])
-    out["real_n"] = len(real)
-    gen: dict = {}
-    for style in sorted({s.style for s in samples}):
-        got = [s.piece for s in samples if s.style == style and s.piece is not None]
-        if style not in clf.classes:
-            gen[style] = {"n": len(got), "accuracy": None, "note": "style not in the training split"}
-            continue
-        p = clf.predict(np.array([classifier_vector(features(q, cfg.grid), q) for q in got]))
-        real_s = [a for a, b in zip(pred, real, strict=True) if b.style == style]
-        gen[style] = {
-            "n": len(got),
-            "accuracy": accuracy(p, [style] * len(got)),
-            "real_accuracy": accuracy(real_s, [style] * len(real_s)),
-            "predicted": {c: p.count(c) for c in sorted(set(p))},
-        }
-    out["generated"] = gen
-    return out
 
 
 def _head_ids(p: SplitPiece, vocab: Vocab, seconds: float) -> np.ndarray:
@@ -274,7 +237,9 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
     timings["music"] = time.monotonic() - t
 
     t = time.monotonic()
-    metrics["style"] = _classifier(cfg, train, held, samples)
+    style_cfg = StyleConfig(cfg.seconds, cfg.classifier_excerpts, cfg.classifier_pieces,
+                            cfg.classifier_min_pieces, cfg.seed, cfg.grid)  # fmt: skip
+    metrics["style"] = recognisability(train, held, samples, style_cfg)
     timings["classifier"] = time.monotonic() - t
     t = time.monotonic()
     metrics["memorisation"] = _memorisation(cfg, train, held, samples, styles)
