@@ -39,6 +39,7 @@ def test_music21_build_counts_styles_and_files(m21_build):
     assert styles == {"bach", "renaissance", "german_folk"}
     assert meta["pieces"] > 500  # two Essen files hold ~600 tunes
     assert meta["dropped"].get("demo_file") == 2  # the demos folder is counted, not built
+    assert meta["readers"].get("abc", 0) > 500 and meta["readers"].get("musicxml", 0) >= 2  # the fast paths
     rows = [json.loads(line) for line in (cfg.out / "pieces.jsonl").read_text().splitlines()]
     assert len(rows) == meta["pieces"] and len({r["id"] for r in rows}) == len(rows)
     # josquin's voices are merged: one piece per file
@@ -147,3 +148,15 @@ def test_cli_build_info_and_user_errors(midi_folder, tmp_path):
     ):
         r = musenet("data", *args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_whole_music21_corpus(tmp_path):
+    """`make test-slow`: every collection, a cold cache (~3 min of 2 cores), then a re-run from the cache."""
+    pytest.importorskip("music21")
+    cfg = BuildConfig(source="music21", out=tmp_path / "m21", cache_dir=tmp_path / "cache", progress=False)
+    meta = build(cfg)
+    assert meta["pieces"] > 14_000 and meta["tokens"] > 5_000_000
+    assert "parse_error" not in meta["dropped"] and "timeout" not in meta["dropped"]
+    again = build(cfg)
+    assert again["build"]["cached_tasks"] == again["build"]["tasks"] and again["counts"] == meta["counts"]

@@ -88,6 +88,7 @@ class TaskResult:
     drops: list[Drop] = field(default_factory=list)
     rules: Counter = field(default_factory=Counter)
     cached: bool = False
+    readers: Counter = field(default_factory=Counter)
 
 
 def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskResult:
@@ -117,6 +118,7 @@ def _encode(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits, cdir: Pa
         if cdir is not None:
             cache.save(cdir, task, conv)
     result.drops = list(conv.drops)
+    result.readers = Counter(conv.readers)
     dtype = shards.token_dtype(vocab.size)
     for raw in conv.pieces:
         enc = encode(Piece(raw.notes), vocab, style=task.style)
@@ -138,6 +140,7 @@ def _pack(r: TaskResult) -> tuple[dict, dict[str, np.ndarray]]:
         "style": r.pieces[0].style if r.pieces else "",
         "drops": [d.__dict__ for d in r.drops],
         "rules": dict(r.rules),
+        "readers": dict(r.readers),
     }
     arrays = {
         "tokens": np.concatenate([p.ids for p in r.pieces]) if r.pieces else np.zeros(0, np.int16),
@@ -155,7 +158,8 @@ def _unpack(meta: dict, arrays: dict[str, np.ndarray], cached: bool) -> TaskResu
         Encoded(pid, title, meta["style"], tokens[bounds[k] : bounds[k + 1]], int(t[1]), int(t[2]), int(t[3]))
         for k, (pid, title, t) in enumerate(zip(meta["ids"], meta["titles"], table, strict=True))
     ]
-    return TaskResult(pieces, [Drop(**d) for d in meta["drops"]], Counter(meta["rules"]), cached)
+    drops = [Drop(**d) for d in meta["drops"]]
+    return TaskResult(pieces, drops, Counter(meta["rules"]), cached, Counter(meta.get("readers", {})))
 
 
 def vocab_config_for(tasks: list[Task]) -> VocabConfig:
@@ -241,6 +245,7 @@ def _progress(total: int, cfg: BuildConfig):
 
 def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, drops: list[Drop]) -> dict:
     rules: Counter = Counter()
+    readers: Counter = Counter()
     seen: dict[str, str] = {}  # content hash -> first piece id with it
     per_split: dict[str, list[Encoded]] = {s: [] for s in shards.SPLITS}
     rows: list[dict] = []
@@ -249,6 +254,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
         cached += res.cached
         drops.extend(res.drops)
         rules.update(res.rules)
+        readers.update(res.readers)
         for p in res.pieces:
             h = hashlib.sha1(p.ids[p.prefix :].tobytes()).hexdigest()
             if h in seen:
@@ -311,6 +317,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
         "tokens": sum(c["tokens"] for c in counts.values()),
         "dropped": dict(sorted(Counter(d.reason for d in drops).items())),
         "rules": dict(sorted(rules.items())),
+        "readers": dict(sorted(readers.items())),
         "build": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tasks": len(tasks),

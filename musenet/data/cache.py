@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from ..codec.events import NOTE_DTYPE
 from .items import Converted, Drop, RawPiece, Task
 
-CONVERTER_VERSION = 3
+CONVERTER_VERSION = 4
 
 
 def default_dir() -> Path:
@@ -81,7 +82,7 @@ def load(folder: Path, task: Task) -> Converted | None:
         RawPiece(pid, title, notes[a:b].copy())
         for pid, title, a, b in zip(meta["ids"], meta["titles"], bounds[:-1], bounds[1:], strict=True)
     ]
-    return Converted(pieces, [Drop(**d) for d in meta["drops"]])
+    return Converted(pieces, [Drop(**d) for d in meta["drops"]], Counter(meta.get("readers", {})))
 
 
 def save(folder: Path, task: Task, conv: Converted) -> None:
@@ -90,6 +91,7 @@ def save(folder: Path, task: Task, conv: Converted) -> None:
         "titles": [p.title for p in conv.pieces],
         "lengths": [len(p.notes) for p in conv.pieces],
         "drops": [d.__dict__ for d in conv.drops],
+        "readers": dict(conv.readers),
     }
     notes = np.concatenate([p.notes for p in conv.pieces]) if conv.pieces else np.zeros(0, NOTE_DTYPE)
     _write(folder / entry_name(task), meta, {"notes": notes})

@@ -269,9 +269,11 @@ def convert(task: Task) -> Converted:
                     fast = abc_piece(pid, header + tunes[i], stem)
                     if fast is not None:
                         out.pieces.append(fast)
+                        out.readers["abc"] += 1
                         continue
                 try:
                     for score in _scores(converter.parseData(header + tunes[i], format="abc")):
+                        out.readers["music21"] += 1
                         if task.merge:
                             voices.append(score_notes(score, vocal))
                         else:
@@ -288,17 +290,20 @@ def convert(task: Task) -> Converted:
             fast = xml_piece(base, task.path, stem, vocal)
             if fast is not None:
                 out.pieces.append(fast)
+                out.readers["musicxml"] += 1
                 return out
         if vocal and task.path.lower().endswith(".krn"):
             fast = kern_piece(base, Path(task.path).read_text(encoding="utf-8", errors="replace"), stem)
             if fast is not None:
                 out.pieces.append(fast)
+                out.readers["kern"] += 1
                 return out
         try:
             scores = _scores(converter.parse(task.path, forceSource=True))
         except Exception as e:
             out.drops.append(Drop(base, "parse_error", _error(e)))
             return out
+    out.readers["music21"] += len(scores)
     for k, score in enumerate(scores):
         pid = base if k == 0 else f"{base}#{k}"
         try:

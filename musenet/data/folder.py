@@ -101,6 +101,7 @@ def convert(task: Task, limits: Limits = Limits(), read: ReadConfig = ReadConfig
         out.drops.append(Drop(pid, "unreadable", str(e.strerror or e)))
         return out
     out.pieces.append(RawPiece(pid, Path(task.rel).stem, trim_start(notes)))
+    out.readers["midi"] += 1
     return out
 
 

@@ -6,6 +6,7 @@ multi-tune ABC file (so the 700-tune files of the Essen collection spread over t
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,3 +54,5 @@ class Drop:
 class Converted:
     pieces: list[RawPiece] = field(default_factory=list)
     drops: list[Drop] = field(default_factory=list)
+    readers: Counter = field(default_factory=Counter)
+    """Scores read by each reader (`abc`, `kern`, `musicxml`, `music21`, `midi`): what went the slow way."""

@@ -31,6 +31,9 @@ def summary(meta: dict) -> str:
     lines += [f"  {reason:<28}{n:>8,}" for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1])] or [
         "  nothing"
     ]
+    readers = meta.get("readers", {})
+    if readers:
+        lines += ["", "scores read by: " + ", ".join(f"{k} {v:,}" for k, v in readers.items())]
     rules = meta.get("rules", {})
     if rules:
         lines += ["", "codec rules applied (notes): " + ", ".join(f"{k}={v:,}" for k, v in rules.items())]
