@@ -107,6 +107,16 @@ def test_primer_is_kept_verbatim_and_continued(model):
     assert first["pitch"] == 67 and abs(first["start"]) < 1e-5  # the window starts 1 s before the end
 
 
+def test_a_drum_hit_at_the_primer_end_is_not_doubled(model):
+    # the primer's last event is a drum hit at 1.0 s, exactly where the new music starts
+    primer = Piece(make_notes([0.0, 1.0], [1.0, 1.1], [60, 36], [80, 100], [0, 128]))
+    composer = Composer(model, VOCAB)
+    for c in composer.generate(instruments=["piano"], seconds=2, primer=primer, candidates=3, seed=4):
+        kicks = c.piece.notes[(c.piece.notes["program"] == 128) & (c.piece.notes["pitch"] == 36)]
+        assert len(kicks) == 1
+        assert np.array_equal(c.piece.notes[c.piece.notes["program"] == 128], primer.notes[1:])
+
+
 def test_bad_requests_are_user_errors(model):
     composer = Composer(model, VOCAB)
     for kwargs, words in [

@@ -228,6 +228,11 @@ class Vocab:
     def wait_id(self, units: np.ndarray | int) -> np.ndarray:
         return self.wait_offset + np.asarray(units, dtype=np.int64) - 1
 
+    def waits(self, units: int) -> list[int]:
+        """The wait tokens that move the clock by `units` (the longest first, as the encoder writes them)."""
+        full, rest = divmod(int(units), self.config.max_wait)
+        return [int(self.wait_id(self.config.max_wait))] * full + ([int(self.wait_id(rest))] if rest else [])
+
     def style_id(self, style: str | None) -> int:
         styles = self.config.styles
         if style is None:

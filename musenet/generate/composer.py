@@ -128,12 +128,11 @@ class Composer:
         program_to_inst = self.vocab.program_to_instrument
         results = []
         for i, g in enumerate(out, 1):
-            piece, repairs = decode(g.ids, self.vocab)
+            piece, repairs = decode(g.new_ids(self.vocab), self.vocab)
             notes = piece.notes
             if primer_piece is not None:
                 # the primer's own notes, verbatim (not quantised), then the new ones
-                new = notes[notes["start"] >= g.primer_units * unit - 1e-9]
-                notes = sort_notes(np.concatenate([primer_piece.notes, new]))
+                notes = sort_notes(np.concatenate([primer_piece.notes, notes]))
             piece = Piece(notes, style=style or self.styles[0], title=f"candidate-{i}")
             used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
             playing = [names[k] for k in used if k >= 0]

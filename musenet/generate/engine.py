@@ -69,6 +69,14 @@ class Generated:
     ids: np.ndarray  # (N,) prefix + primer + new tokens + end (+ pad)
     positions: np.ndarray  # (N, 4) time, chord, part, countdown
     primer_units: int
+    n_given: int  # how many of the ids were given (prefix + primer), not sampled
+
+    def new_ids(self, vocab: Vocab) -> np.ndarray:
+        """A stream of the sampled notes alone, at their times: prefix, waits over the primer, new tokens."""
+        prefix = self.ids[: int(np.flatnonzero(self.ids == vocab.start)[0]) + 1]
+        return np.concatenate([prefix, vocab.waits(self.primer_units), self.ids[self.n_given :]]).astype(
+            np.int64
+        )
 
 
 def _positions(pos: np.ndarray) -> Positions:
@@ -150,4 +158,4 @@ def _generate_ids(
             refill = True
             continue
         logits = model(tok[:, None], _positions(p[:, None, :]), cache=cache)[0][:, -1]
-    return [Generated(ids[b], pos[b], primer_units) for b in range(B)]
+    return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]
