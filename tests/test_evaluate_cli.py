@@ -69,6 +69,9 @@ def test_evaluate_writes_report_metrics_and_plots(built):
             assert math.isfinite(lk[key][k]) and lk[key][k] > 0, (key, k)
         assert lk[key]["tokens"] == lk["model"]["tokens"] > 0  # the same test tokens for every scorer
     assert lk["model"]["musenet_embeddings"] and not lk["compare"]["musenet_embeddings"]
+    d = lk["compare"]["model_minus_compare"]
+    assert d["ci95"][0] <= d["nll_per_token"] <= d["ci95"][1]
+    assert d["nll_per_token"] == pytest.approx(lk["model"]["nll_per_token"] - lk["compare"]["nll_per_token"])
     s = m["samples"]
     assert s["count"] == 4 and set(s["per_style"]) == {"pop", "classical"}
     for k in ("validity", "instrument_precision", "instrument_recall", "seconds_got", "length_abs_error_s"):

@@ -10,8 +10,10 @@ from musenet.codec.events import Piece, make_notes
 from musenet.codec.vocab import Vocab
 from musenet.evaluate.corpus import SplitPiece, note_count
 from musenet.evaluate.likelihood import (
+    Score,
     capped,
     model_token_nll,
+    paired_difference,
     score_model,
     score_ngram,
     train_ngram,
@@ -86,3 +88,17 @@ def test_a_token_cap_takes_pieces_round_robin_over_styles():
     two = sum(len(p.body) for p in pieces[:1] + pieces[4:])
     assert [p.style for p in capped(pieces, two)] == ["bach", "jazz"]
     assert [p.title for p in capped(pieces, 10**9)] == ["piece 0", "piece 9", "piece 1", "piece 2", "piece 3"]
+
+
+def test_paired_difference_has_an_interval_around_the_gap(model):
+    pieces = [split_piece(30, seed=k) for k in range(6)]
+    a = score_model(model, pieces, VOCAB)
+    same = paired_difference(a, a)
+    assert same["nll_per_token"] == 0 and same["ci95"] == [0, 0] and same["pieces"] == 6
+    b = Score()
+    for p, (nll, tokens) in zip(pieces, a.pieces, strict=True):
+        b.add(p.style, nll + 0.1 * tokens, tokens, 1, 1.0)  # 0.1 nats per token worse, on every piece
+    d = paired_difference(a, b)
+    assert d["nll_per_token"] == pytest.approx(-0.1) and d["ci95"] == pytest.approx([-0.1, -0.1])
+    with pytest.raises(ValueError):
+        paired_difference(a, score_model(model, pieces[:2], VOCAB))

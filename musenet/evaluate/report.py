@@ -54,6 +54,15 @@ def _likelihood(m: dict) -> list[str]:
                  "training tokens)", _f(g["nll_per_token"]), _f(g["nll_per_note"]), _f(g["bits_per_second"], 1),
                  _f(g["tokens"]), _f(g["notes"])])  # fmt: skip
     out += _table(["scorer", "NLL/token", "NLL/note", "bits/s", "tokens", "notes"], rows)
+    if "compare" in lk:
+        d = lk["compare"]["model_minus_compare"]
+        lo, hi = d["ci95"]
+        verdict = "lower" if hi < 0 else "higher" if lo > 0 else "not distinguishable from"
+        out += [
+            f"Model minus compared, NLL per token: **{d['nll_per_token']:+.4f}** nats (95% bootstrap interval over "
+            f"{d['pieces']} pieces: {lo:+.4f} .. {hi:+.4f}): the model's NLL is {verdict} the compared model's.",
+            "",
+        ]
     styles = sorted(lk["model"]["nll_per_token_by_style"])
     if len(styles) > 1:
         rows = [[s, _f(lk["model"]["nll_per_token_by_style"].get(s)), _f(g["nll_per_token_by_style"].get(s))]

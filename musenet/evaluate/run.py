@@ -10,7 +10,8 @@ metrics.json (NaN and missing values are null):
     likelihood  test_pieces, test_pieces_total, tokens_cap,
                 model / compare / ngram: nll_per_token, nll_per_note, bits_per_second, tokens, notes, seconds,
                 nll_per_token_by_style; models also path, musenet_embeddings, step, params, layers, width,
-                context; ngram also order, trained_tokens, train_tokens_total
+                context; ngram also order, trained_tokens, train_tokens_total; compare also model_minus_compare
+                {nll_per_token, ci95 [lo, hi], pieces} (a bootstrap over pieces)
     samples     count, generated, validity, nonempty, repaired, instrument_precision, instrument_recall,
                 instrument_exact, seconds_asked, seconds_got, length_abs_error_s, length_ratio, per_style {style:
                 the same}, errors
@@ -113,7 +114,8 @@ def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, tim
         "test_pieces_total": len(test.pieces),
         "tokens_cap": cfg.max_test_tokens,
     }
-    out["model"] = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16).summary()
+    score = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16)
+    out["model"] = score.summary()
     out["model"]["path"] = str(cfg.model)
     timings["likelihood_model"] = time.monotonic() - t
     t = time.monotonic()
@@ -125,7 +127,9 @@ def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, tim
     timings["likelihood_ngram"] = time.monotonic() - t
     if other is not None:
         t = time.monotonic()
-        out["compare"] = likelihood.score_model(other.model, pieces, vocab, cfg.bf16).summary()
+        score_b = likelihood.score_model(other.model, pieces, vocab, cfg.bf16)
+        out["compare"] = score_b.summary()
+        out["compare"]["model_minus_compare"] = likelihood.paired_difference(score, score_b, seed=cfg.seed)
         out["compare"]["path"] = str(cfg.compare)
         timings["likelihood_compare"] = time.monotonic() - t
     for key, c in (("model", composer), ("compare", other)):
