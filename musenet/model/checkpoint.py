@@ -13,6 +13,7 @@ moment leaves the last good checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -52,12 +53,17 @@ def _fsync_file(path: Path) -> None:
 def _recover(run_dir: Path) -> None:
     """Finish a commit that a kill interrupted, or sweep away the temp files of one that never committed."""
     marker = run_dir / _MARKER
-    if marker.exists():
-        for name in json.loads(marker.read_text()):
-            if _tmp(run_dir, name).exists():
+    try:
+        names = json.loads(marker.read_text())
+    except FileNotFoundError:
+        names = None
+    if names is not None:
+        for name in names:
+            # a missing temp file was renamed already (by us before a kill, or by another reader just now)
+            with contextlib.suppress(FileNotFoundError):
                 os.replace(_tmp(run_dir, name), run_dir / name)
         _fsync_dir(run_dir)
-        marker.unlink()
+        marker.unlink(missing_ok=True)
         _fsync_dir(run_dir)
     else:
         for name in (WEIGHTS, CONFIG, OPTIMIZER, _MARKER):

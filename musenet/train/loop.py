@@ -73,9 +73,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Result:
     try:
         return _train(cfg, resume, d, device)
     finally:
-        torch.set_num_threads(
-            threads
-        )  # a caller in the same process (a test, a notebook) gets its setting back
+        # a caller in the same process (a test, a notebook) gets its thread setting back
+        torch.set_num_threads(threads)
         ddp.teardown(d)
 
 
@@ -86,6 +85,9 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
     out = Path(cfg.out)
+    if d.main:
+        checkpoint.exists(out)  # rank 0 alone finishes or sweeps a commit a kill interrupted...
+    ddp.barrier(d)  # ...before any rank reads the folder
     if not resume and checkpoint.exists(out):
         raise UserError(
             f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out"
@@ -143,6 +145,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             flush=True,
         )
 
+    if start >= cfg.max_steps and d.main:
+        print(f"the run is already at step {start}: pass a larger --max-steps to train on")
     tokens_per_step = cfg.batch_size * cfg.grad_accum * cfg.context * d.world
     tokens, loss, val_loss, tps = tokens0, None, None, None
     t_start = t_log = time.perf_counter()
