@@ -97,7 +97,12 @@ def test_evaluate_writes_report_metrics_and_plots(built):
     assert mem["generated"]["n"] == 4 and mem["generated"]["max"] >= 0 and mem["real"]["n"] >= 2
     assert all(math.isfinite(v) for v in m["timings_s"].values())
     report = (out / "report.md").read_text()
-    assert report.startswith("# musenet evaluation") and "musenet evaluate --model" in report
+    assert report.startswith("# musenet evaluation")
+    assert m["command"] == (
+        f"musenet evaluate --model {m1} --data {root / 'data'} --out {out} --compare {m2} --samples 2 --seconds 4.0 "
+        "--seed 3 --max-test-tokens 2000 --classifier-min-pieces 1"
+    )
+    assert m["command"] in report
     for section in (
         "Held-out likelihood",
         "Music statistics",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -100,10 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     if not 1 <= cfg.ngram_order <= 4:
         raise UserError("--ngram-order must be 1..4")
-    command = (
-        "musenet evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 else ""
-    )
-    m = evaluate(cfg, command=command)
+    m = evaluate(cfg, command=command_line(args))
     lk = m["likelihood"]
     print(f"NLL/token: model {_f(lk['model']['nll_per_token'])}, {cfg.ngram_order}-gram {_f(lk['ngram']['nll_per_token'])}"
           + (f", compared {_f(lk['compare']['nll_per_token'])}" if "compare" in lk else ""))  # fmt: skip
@@ -111,6 +107,20 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {cfg.out}/report.md, metrics.json and {len(m['plots'])} PNGs in {m['timings_s']['total']:.1f} s"
     )
     return 0
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run: the required flags and every flag that differs from its default."""
+    fresh = argparse.ArgumentParser()
+    add_arguments(fresh)
+    defaults = vars(fresh.parse_args(["--model", "-", "--data", "-", "--out", "-"]))
+    words = ["musenet", "evaluate"]
+    for key, value in vars(args).items():
+        if key not in defaults or (value == defaults[key] and key not in ("model", "data", "out")):
+            continue
+        flag = "--" + key.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _f(x) -> str:
