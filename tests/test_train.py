@@ -135,3 +135,23 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
 def test_module_entry_point_help():
     r = subprocess.run([sys.executable, "-m", "musenet.train", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--max-steps" in r.stdout and "--resume" in r.stdout
+
+
+def test_bf16_autocast_and_plain_gpt2_ablation_train(tmp_path):
+    from musenet.train.loop import train
+
+    small = {**SMALL, "n_layer": 1, "n_embd": 32, "context": 16, "batch_size": 2}
+    cfg = TrainConfig(
+        data="u", out=str(tmp_path / "a"), max_steps=2, dtype="bf16", musenet_embeddings=False, **small
+    )
+    result = train(cfg)
+    assert math.isfinite(result.loss) and not result.model.config.musenet_embeddings
+    assert "wtime" not in dict(result.model.transformer.named_children())
+
+
+def test_auto_dtype_follows_the_hardware():
+    from musenet.train.optim import autocast_dtype, fast_bf16
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if fast_bf16(cpu) else None)
