@@ -12,7 +12,7 @@ from musenet.model.config import GPTConfig
 # Optimisation defaults per preset (model sizes are in musenet.model.config.PRESETS). tiny is sized to show a
 # clearly falling validation loss within minutes on 2 CPU cores; base is MuseNet's 4,096-token context, for GPUs.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(batch_size=8, lr=1e-3, warmup_steps=50, max_steps=2000, eval_interval=100),
+    "tiny": dict(batch_size=8, lr=1e-3, warmup_steps=30, max_steps=2000, eval_interval=50),
     "small": dict(batch_size=8, lr=6e-4, warmup_steps=100, max_steps=5000, eval_interval=250),
     "base": dict(batch_size=8, lr=3e-4, warmup_steps=500, max_steps=50000, eval_interval=1000),
 }

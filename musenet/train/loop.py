@@ -149,8 +149,13 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         print(f"the run is already at step {start}: pass a larger --max-steps to train on")
     tokens_per_step = cfg.batch_size * cfg.grad_accum * cfg.context * d.world
     tokens, loss, val_loss, tps = tokens0, None, None, None
-    t_start = t_log = time.perf_counter()
     steps_since_log = 0
+    if start == 0 and cfg.max_steps > 0:  # the untrained model's loss: where the curve starts
+        val0 = evaluate(model, vals, amp, device, d)
+        if log is not None and val0 is not None:
+            log.write(step=0, val_loss=val0, tokens=0, elapsed_s=0.0)
+            print(f"step 0: val loss {val0:.4f}", flush=True)
+    t_start = t_log = time.perf_counter()
     bar = _progress(cfg.max_steps, start, d.main)
     try:
         for step in range(start, cfg.max_steps):
