@@ -11,6 +11,7 @@ in `meta.json` and the printed summary.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -104,7 +105,8 @@ def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskRes
             return _unpack(*hit, cached=True)
     result = _encode(task, cfg, vocab, limits, cdir if use_cache else None)
     if use_cache:
-        cache.save_arrays(cdir, task, encoding, *_pack(result))
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time, never pieces
+            cache.save_arrays(cdir, task, encoding, *_pack(result))
     return result
 
 
@@ -116,7 +118,8 @@ def _encode(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits, cdir: Pa
     if conv is None:
         conv = corpus.convert(task) if task.source == "music21" else folder.convert(task, limits)
         if cdir is not None:
-            cache.save(cdir, task, conv)
+            with contextlib.suppress(OSError):
+                cache.save(cdir, task, conv)
     result.drops = list(conv.drops)
     result.readers = Counter(conv.readers)
     dtype = shards.token_dtype(vocab.size)
