@@ -9,7 +9,7 @@ from pathlib import Path
 
 from musenet.errors import UserError
 from musenet.model import checkpoint
-from musenet.model.config import PRESETS
+from musenet.model.config import ATTENTION_KINDS, PRESETS
 from musenet.train.config import TrainConfig
 
 HELP = "train a model on a built dataset"
@@ -21,7 +21,6 @@ _OVERRIDES: dict[str, tuple[type, str]] = {
     "n_embd": (int, "embedding width"),
     "context": (int, "tokens per training window (the model's context)"),
     "dropout": (float, "dropout (default 0)"),
-    "attention": (str, "dense (default), strided or fixed: the Sparse Transformer's block-sparse patterns"),
     "sparse_stride": (int, "stride / block length of the sparse patterns (default 128)"),
     "batch_size": (int, "windows per micro-step per process"),
     "grad_accum": (int, "micro-steps per optimizer step (default 1)"),
@@ -44,7 +43,17 @@ _OVERRIDES: dict[str, tuple[type, str]] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="folder of a built dataset (`musenet data build`)")
     parser.add_argument("--out", required=True, help="run folder: checkpoint, log.csv, loss.png")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="model size and defaults (default tiny)")
+    sizes = "; ".join(
+        f"{k} {v['n_layer']}x{v['n_embd']}, context {v['block_size']}" for k, v in PRESETS.items()
+    )
+    parser.add_argument(
+        "--preset", choices=list(PRESETS), help=f"model size and defaults: {sizes} (default tiny)"
+    )
+    parser.add_argument(
+        "--attention",
+        choices=list(ATTENTION_KINDS),
+        help="dense (default), or the Sparse Transformer's strided / fixed block-sparse patterns",
+    )
     parser.add_argument("--max-steps", type=int, help="optimizer steps; the cosine schedule ends there")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     parser.add_argument(
