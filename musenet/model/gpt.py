@@ -158,6 +158,7 @@ class GPT(nn.Module):
         # Block-sparse kernels (flex_attention) where they pay: GPUs. CPU uses SDPA with a dense mask, which has a
         # backward and is faster there (see sparse.py). A kernel choice, not part of the model: settable.
         self.use_flex = False
+        self._block_masks: dict = {}
         self.apply(self._init_weights)
         # GPT-2: scale the residual projections by 1/sqrt(2 * n_layer) so the residual stream's variance stays put.
         for name, p in self.named_parameters():
@@ -215,7 +216,10 @@ class GPT(nn.Module):
         if dense and T == 1:
             return torch.ones(1, start + 1, dtype=torch.bool, device=device)
         if self.use_flex and start == 0:
-            return sparse.block_mask(self.pattern, T, device)
+            key = (T, str(device))  # building a BlockMask costs a pass over the blocks: once per shape
+            if key not in self._block_masks:
+                self._block_masks[key] = sparse.block_mask(self.pattern, T, device)
+            return self._block_masks[key]
         return sparse.dense_mask(self.pattern, start, T, start + T, device)
 
     def body(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:

@@ -115,6 +115,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
                 f"note: resuming a run of {meta.get('world_size', 1)} processes with {d.world}: the data order changes"
             )
     model.to(device).train()
+    # block-sparse kernels where they skip work (GPUs); on CPU the dense-mask path is faster (see model/sparse.py)
+    model.use_flex = cfg.attention != "dense" and device.type == "cuda"
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device)
     if opt_state is not None:
         opt.load_state_dict(opt_state["optimizer"])
