@@ -78,6 +78,8 @@ def test_evaluate_writes_report_metrics_and_plots(built):
         assert math.isfinite(s[k]), k
     assert s["validity"] == 1.0 and s["instrument_precision"] == 1.0  # the grammar guarantees both
     assert s["seconds_got"] <= 4.0 + 1e-6
+    assert sorted(s["midi"]) == ["classical-1.mid", "classical-2.mid", "pop-1.mid", "pop-2.mid"]
+    assert all((out / "samples" / name).read_bytes()[:4] == b"MThd" for name in s["midi"])
     for style in ("pop", "classical"):
         music = m["music"][style]
         assert music["n_generated"] == 2 and music["n_real"] >= 1

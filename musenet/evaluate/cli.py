@@ -19,13 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="the model folder (or name) to evaluate")
     parser.add_argument("--data", type=Path, required=True, help="a built dataset (`musenet data build`)")
     parser.add_argument(
-        "--out", type=Path, required=True, help="report folder (report.md, metrics.json, PNGs)"
+        "--out", type=Path, required=True, help="report folder (report.md, metrics.json, PNGs, samples/*.mid)"
     )
     parser.add_argument("--compare", help="a second model: its test NLL beside the first (the ablation)")
     parser.add_argument(
         "--samples", type=int, default=4, help="generated samples per style (default 4; 0: none)"
     )
-    parser.add_argument("--styles", help="comma-separated styles to sample (default: the test split's)")
+    parser.add_argument(
+        "--styles", help="comma-separated styles to sample (default: the held-out pieces' most common)"
+    )
     parser.add_argument("--max-styles", type=int, default=6, help="at most this many test styles (default 6)")
     parser.add_argument(
         "--seconds", type=float, default=20.0, help="length of samples and real excerpts (default 20)"
@@ -35,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="test",
         help="held-out splits samples are compared with: test (default), val or test,val",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds sampling and every random draw (default 0)"
+    )
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
     parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
@@ -43,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-test-tokens",
         type=int,
         default=200_000,
-        help="score test pieces up to this many tokens (0 = all)",
+        help="score test pieces (round-robin over styles) up to this many tokens (0 = all)",
     )
     parser.add_argument(
         "--ngram-order", type=int, default=3, help="the baseline's order (default 3: a trigram)"

@@ -93,6 +93,11 @@ def _samples(m: dict) -> list[str]:
                      _f(a["length_abs_error_s"], 1)])  # fmt: skip
     out += _table(["style", "n", "valid", "repaired", "instr. precision", "instr. recall", "instr. exact",
                    "seconds got", "|got - asked| s"], rows)  # fmt: skip
+    if s.get("midi"):
+        out += [
+            f"The samples are in `samples/` as MIDI ({', '.join(s['midi'][:4])}{', ...' if len(s['midi']) > 4 else ''}).",
+            "",
+        ]
     if s.get("errors"):
         out += ["Generation errors: " + "; ".join(f"`{e}`" for e in s["errors"]), ""]
     return out

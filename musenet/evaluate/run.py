@@ -14,7 +14,7 @@ metrics.json (NaN and missing values are null):
                 {nll_per_token, ci95 [lo, hi], pieces} (a bootstrap over pieces)
     samples     count, generated, validity, nonempty, repaired, instrument_precision, instrument_recall,
                 instrument_exact, seconds_asked, seconds_got, length_abs_error_s, length_ratio, per_style {style:
-                the same}, errors
+                the same}, errors, midi (file names under samples/)
     music       {style: n_real, n_generated, mean_oa, features {name: real_mean, real_std, real_n, gen_mean,
                 gen_std, gen_n, oa, kl}, vectors {name: oa, kl}}
     style       train_excerpts, classes, left_out, chance, majority, train_counts, real_accuracy,
@@ -43,7 +43,7 @@ from .corpus import Split, SplitPiece, excerpt, instruments_of
 from .features import Grid
 from .memorise import MemoConfig, MemoIndex, note_codes
 from .music import compare_sets
-from .samples import Sample, adherence, generate_all
+from .samples import Sample, adherence, generate_all, save_midi
 from .style import StyleConfig, recognisability
 
 
@@ -54,7 +54,7 @@ class EvalConfig:
     data: Path
     """A built dataset (`musenet data build`): train for the baselines, test for the measurements."""
     out: Path
-    """Report folder: report.md, metrics.json, *.png."""
+    """Report folder: report.md, metrics.json, *.png, samples/*.mid."""
     compare: Path | None = None
     """A second model whose test NLL goes beside the first (e.g. the ablation without structural embeddings)."""
     samples: int = 4
@@ -229,6 +229,7 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
     metrics["samples"] = adherence(samples)
     metrics["samples"]["per_style"] = {s: adherence([x for x in samples if x.style == s]) for s in styles}
     metrics["samples"]["errors"] = sorted({s.error for s in samples if s.error})
+    metrics["samples"]["midi"] = save_midi(samples, cfg.out / "samples")
 
     t = time.monotonic()
     music, real_of, scalars = {}, {}, {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -78,6 +79,22 @@ def generate_all(composer, plan: dict[str, list[tuple[str, ...]]], n: int, secon
     for k, (style, sets) in enumerate(plan.items()):
         out += generate_style(composer, style, sets, n, seconds, seed + 1000 * k, sampling)
     return out, time.monotonic() - t0
+
+
+def save_midi(samples: list[Sample], folder: Path) -> list[str]:
+    """Writes each generated sample as `{style}-{k}.mid` (k from 1 per style); returns the file names."""
+    from ..codec.midi_io import write_midi
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names, seen = [], Counter()
+    for s in samples:
+        if s.piece is None:
+            continue
+        seen[s.style] += 1
+        name = f"{s.style}-{seen[s.style]}.mid"
+        write_midi(s.piece, folder / name)
+        names.append(name)
+    return names
 
 
 def adherence(samples: list[Sample]) -> dict:
