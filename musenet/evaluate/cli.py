@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -69,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--transpose-invariant", action="store_true", help="memorisation: compare intervals")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the likelihood")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +106,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     if not 1 <= cfg.ngram_order <= 4:
         raise UserError("--ngram-order must be 1..4")
-    m = evaluate(cfg, command=command_line(args))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    log = None if args.quiet else lambda msg: print(f"musenet evaluate: {msg}", file=sys.stderr, flush=True)
+    m = evaluate(cfg, command=command_line(args), log=log)
     lk = m["likelihood"]
     print(f"NLL/token: model {_f(lk['model']['nll_per_token'])}, {cfg.ngram_order}-gram {_f(lk['ngram']['nll_per_token'])}"
           + (f", compared {_f(lk['compare']['nll_per_token'])}" if "compare" in lk else ""))  # fmt: skip

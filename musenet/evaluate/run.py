@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,37 +106,50 @@ def _load(path: Path, data_vocab: Vocab):
     return composer
 
 
-def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, timings: dict) -> dict:
+class Stages:
+    """Times named stages into a dict and reports each one's start and end through `log`."""
+
+    def __init__(self, log: Callable[[str], None] | None = None):
+        self.seconds: dict[str, float] = {}
+        self.log = log or (lambda _msg: None)
+        self.t0 = time.monotonic()
+
+    @contextmanager
+    def __call__(self, name: str, what: str) -> Iterator[None]:
+        self.log(f"{what}...")
+        t = time.monotonic()
+        yield
+        self.seconds[name] = time.monotonic() - t
+        self.log(f"{what}: {self.seconds[name]:.1f} s")
+
+    def finish(self) -> None:
+        self.seconds["total"] = time.monotonic() - self.t0
+
+
+def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, stage: Stages) -> dict:
     """The model's, the n-gram's and (if given) the other model's NLL on the same test tokens."""
     vocab = test.vocab
     pieces = likelihood.capped(test.pieces, cfg.max_test_tokens)
-    t = time.monotonic()
-    out = {
+    out: dict = {
         "test_pieces": len(pieces),
         "test_pieces_total": len(test.pieces),
         "tokens_cap": cfg.max_test_tokens,
     }
-    score = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16)
-    out["model"] = score.summary()
-    out["model"]["path"] = str(cfg.model)
-    timings["likelihood_model"] = time.monotonic() - t
-    t = time.monotonic()
-    lm = likelihood.train_ngram(train.pieces, vocab, cfg.ngram_order, cfg.ngram_max_tokens)
-    out["ngram"] = likelihood.score_ngram(lm, pieces, vocab).summary()
+    n = sum(len(p.body) for p in pieces)
+    with stage("likelihood_model", f"NLL of the model on {n:,} test tokens"):
+        score = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16)
+    out["model"] = {**score.summary(), "path": str(cfg.model), **_describe(composer)}
+    with stage("likelihood_ngram", f"{cfg.ngram_order}-gram baseline"):
+        lm = likelihood.train_ngram(train.pieces, vocab, cfg.ngram_order, cfg.ngram_max_tokens)
+        out["ngram"] = likelihood.score_ngram(lm, pieces, vocab).summary()
     out["ngram"].update(
         order=cfg.ngram_order, trained_tokens=lm.trained_tokens, train_tokens_total=train.tokens
     )
-    timings["likelihood_ngram"] = time.monotonic() - t
     if other is not None:
-        t = time.monotonic()
-        score_b = likelihood.score_model(other.model, pieces, vocab, cfg.bf16)
-        out["compare"] = score_b.summary()
+        with stage("likelihood_compare", "NLL of the compared model"):
+            score_b = likelihood.score_model(other.model, pieces, vocab, cfg.bf16)
+        out["compare"] = {**score_b.summary(), "path": str(cfg.compare), **_describe(other)}
         out["compare"]["model_minus_compare"] = likelihood.paired_difference(score, score_b, seed=cfg.seed)
-        out["compare"]["path"] = str(cfg.compare)
-        timings["likelihood_compare"] = time.monotonic() - t
-    for key, c in (("model", composer), ("compare", other)):
-        if c is not None:
-            out[key].update(_describe(c))
     return out
 
 
@@ -202,9 +217,9 @@ def _memorisation(
     }
 
 
-def evaluate(cfg: EvalConfig, command: str = "") -> dict:
-    t_all = time.monotonic()
-    timings: dict[str, float] = {}
+def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | None = None) -> dict:
+    """Runs every stage (progress lines through `log`), writes the report folder, returns the metrics."""
+    stage = Stages(log)
     train, test = corpus.read_split(cfg.data, "train"), corpus.read_split(cfg.data, "test")
     if not test.pieces:
         raise UserError(f"{cfg.data} has no test pieces; rebuild it with a larger --test share")
@@ -215,45 +230,39 @@ def evaluate(cfg: EvalConfig, command: str = "") -> dict:
     other = _load(cfg.compare, test.vocab) if cfg.compare is not None else None
     styles = _styles(cfg, composer, held)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    metrics: dict = {"command": command, "config": _jsonable(asdict(cfg)), "timings_s": timings}
-    metrics["likelihood"] = _likelihood(cfg, composer, other, train, test, timings)
+    metrics: dict = {"command": command, "config": _jsonable(asdict(cfg)), "timings_s": stage.seconds}
+    metrics["likelihood"] = _likelihood(cfg, composer, other, train, test, stage)
 
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
     sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
     samples: list[Sample] = []
     if cfg.samples:
-        samples, timings["generation"] = generate_all(
-            composer, plan, cfg.samples, cfg.seconds, cfg.seed, sampling
-        )
+        what = f"generating {cfg.samples} x {cfg.seconds:g} s for {len(styles)} styles ({', '.join(styles)})"
+        with stage("generation", what):
+            samples = generate_all(composer, plan, cfg.samples, cfg.seconds, cfg.seed, sampling)
     metrics["samples"] = adherence(samples)
     metrics["samples"]["per_style"] = {s: adherence([x for x in samples if x.style == s]) for s in styles}
     metrics["samples"]["errors"] = sorted({s.error for s in samples if s.error})
     metrics["samples"]["midi"] = save_midi(samples, cfg.out / "samples")
 
-    t = time.monotonic()
     music, real_of, scalars = {}, {}, {}
-    for s in styles:
-        real_of[s] = [excerpt(p, vocab, cfg.seconds) for p in held.of_style(s)]
-        gen = [x.piece for x in samples if x.style == s and x.piece is not None]
-        music[s] = compare_sets(real_of[s], gen, cfg.grid)
-        scalars[s] = music[s].pop("_scalars")
+    with stage("music", "music statistics"):
+        for s in styles:
+            real_of[s] = [excerpt(p, vocab, cfg.seconds) for p in held.of_style(s)]
+            gen = [x.piece for x in samples if x.style == s and x.piece is not None]
+            music[s] = compare_sets(real_of[s], gen, cfg.grid)
+            scalars[s] = music[s].pop("_scalars")
     metrics["music"] = music
-    timings["music"] = time.monotonic() - t
-
-    t = time.monotonic()
     style_cfg = StyleConfig(cfg.seconds, cfg.classifier_excerpts, cfg.classifier_pieces,
                             cfg.classifier_min_pieces, cfg.seed, cfg.grid)  # fmt: skip
-    metrics["style"] = recognisability(train, held, samples, style_cfg)
-    timings["classifier"] = time.monotonic() - t
-    t = time.monotonic()
-    metrics["memorisation"] = _memorisation(cfg, train, held, samples, styles)
-    timings["memorisation"] = time.monotonic() - t
-
-    t = time.monotonic()
-    metrics["plots"] = _plots(cfg, vocab, metrics, samples, real_of, scalars)
-    timings["plots"] = time.monotonic() - t
-    timings["total"] = time.monotonic() - t_all
+    with stage("classifier", "style classifier"):
+        metrics["style"] = recognisability(train, held, samples, style_cfg)
+    with stage("memorisation", "memorisation"):
+        metrics["memorisation"] = _memorisation(cfg, train, held, samples, styles)
+    with stage("plots", "plots"):
+        metrics["plots"] = _plots(cfg, vocab, metrics, samples, real_of, scalars)
+    stage.finish()
     metrics = _jsonable(metrics)
     (cfg.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     (cfg.out / "report.md").write_text(report.render(metrics), encoding="utf-8")
