@@ -44,3 +44,10 @@ def test_set_overlap_uses_intra_and_inter_set_distances():
     far, _ = set_overlap(real, np.tile(np.eye(7)[0], (30, 1)))  # every piece one spike
     assert same > 0.8 and far < 0.2
     assert all(math.isnan(v) for v in set_overlap(real[:1], real))
+
+
+def test_large_real_sets_are_subsampled():
+    rng = np.random.default_rng(3)
+    real = rng.dirichlet(np.ones(5), 2000)
+    oa, _ = set_overlap(real, rng.dirichlet(np.ones(5), 20), max_real=100)
+    assert 0.7 < oa <= 1.0
