@@ -167,3 +167,22 @@ def test_packing_fills_windows_with_whole_pieces(tmp_path_factory):
     short = [p for p in range(len(packed.index)) if packed.index[p]["length"] <= n]
     assert covered == short
     assert len(WindowDataset(out, "train", 512, augment=True, pack=True).sample(0, 3)["ids"]) == 513
+
+
+def test_a_window_opening_mid_chord_continues_the_chord_count(data_dir, monkeypatch):
+    import musenet.data.dataset as dataset
+
+    monkeypatch.setattr(dataset, "SNAP_TOKENS", 0)  # no wait to open on: windows start anywhere
+    ds = WindowDataset(data_dir, "train", CONTEXT, augment=False)
+    mid = [i for i in range(len(ds)) if ds.win_start[i] > 0]
+    assert mid
+    for i in mid:
+        full, row = full_piece(ds, ds.win_piece[i])
+        pos = positions(full, ds.vocab, int(row["duration"]))
+        s = ds.sample(i, seed=0)
+        plen = int(row["prefix"])
+        at = plen + int(ds.win_start[i])
+        n = min(CONTEXT + 1 - plen, len(full) - at)
+        for f in ("ids", "time", "chord", "part", "countdown"):
+            ref = full if f == "ids" else getattr(pos, f)
+            assert np.array_equal(s[f][plen : plen + n], ref[at : at + n]), f

@@ -134,6 +134,17 @@ class WindowDataset:
             out["ids"][-pad:] = self.pad_id
         return out
 
+    def _onsets_before(self, at: int, start: int) -> int:
+        """Note-ons between the last wait before body offset `start` and `start` (what its chord count starts at)."""
+        v = self.vocab
+        seg = np.asarray(
+            self.tokens[at + max(0, start - 4 * v.config.max_polyphony) : at + start], dtype=np.int64
+        )
+        waits = np.flatnonzero((seg >= v.wait_offset) & (seg < v.style_offset))
+        seg = seg[waits[-1] + 1 :] if len(waits) else seg
+        notes = seg[seg < v.n_notes]
+        return int(np.count_nonzero(v.note_table[notes, 1] > 0))
+
     def _piece(self, p: int, start: int, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
         """Piece p's prefix and as much of its body from `start` as a window holds, with positions (unpadded)."""
         v, n = self.vocab, self.context + 1
@@ -155,6 +166,12 @@ class WindowDataset:
             base, duration = int(np.rint(base * a.f)), int(np.rint(duration * a.f))
         ids = np.concatenate([prefix, ids[:room]])
         pos = positions(ids, v, duration)
+        if start > 0 and not v.wait_offset <= ids[plen] < v.style_offset:
+            # no wait to open on (a very dense stretch): continue the chord count from before the window
+            body_ids = ids[plen:]
+            waits = np.flatnonzero((body_ids >= v.wait_offset) & (body_ids < v.style_offset))
+            head = pos.chord[plen : plen + (int(waits[0]) if len(waits) else len(body_ids))]  # a view
+            head[head > 0] = np.minimum(head[head > 0] + self._onsets_before(at, start), v.config.max_chord)
         time = pos.time
         time[plen:] += base
         duration = max(duration, int(time[-1]))  # a stretch rounds gaps up; keep the end inside the piece
