@@ -195,7 +195,10 @@ def _memo(m: dict) -> list[str]:
 
 def render(m: dict) -> str:
     t = m["timings_s"]
+    r = m.get("run", {})
     out = ["# musenet evaluation", "", "```", m.get("command") or "(called from Python)", "```", ""]
+    out += [f"{r.get('date', '')}, musenet {r.get('musenet', '?')}, {r.get('torch_threads', '?')} torch CPU threads. "
+            f"Time per stage:", ""]  # fmt: skip
     out += _table(["stage", "seconds"], [[k, _f(v, 1)] for k, v in t.items()])
     out += _likelihood(m)
     if "likelihood.png" in m.get("plots", []):

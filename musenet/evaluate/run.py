@@ -6,7 +6,7 @@ memorisation; plots; the report.
 
 metrics.json (NaN and missing values are null):
 
-    command, config (EvalConfig), timings_s {stage: seconds, total}
+    command, config (EvalConfig), run {date, musenet, torch_threads}, timings_s {stage: seconds, total}
     likelihood  test_pieces, test_pieces_total, tokens_cap,
                 model / compare / ngram: nll_per_token, nll_per_note, bits_per_second, tokens, notes, seconds,
                 nll_per_token_by_style; models also path, musenet_embeddings, step, params, layers, width,
@@ -34,10 +34,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..codec.vocab import Vocab
 from ..errors import UserError
 from . import corpus, likelihood, plots, report
@@ -231,6 +233,11 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
     styles = _styles(cfg, composer, held)
     cfg.out.mkdir(parents=True, exist_ok=True)
     metrics: dict = {"command": command, "config": _jsonable(asdict(cfg)), "timings_s": stage.seconds}
+    metrics["run"] = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "musenet": __version__,
+        "torch_threads": _torch_threads(),
+    }
     metrics["likelihood"] = _likelihood(cfg, composer, other, train, test, stage)
 
     vocab = test.vocab
@@ -295,6 +302,12 @@ def _plots(
             names = {i.program: i.name for i in cfg_vocab.config.instruments}
             out.append(plots.piano_rolls(cfg.out / f"pianoroll-{style}.png", rolls, names).name)
     return out
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _jsonable(x):
