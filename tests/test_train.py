@@ -122,7 +122,9 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
         return code, capsys.readouterr().err
 
     code, err = cli("--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"), "--max-steps", "1")
-    assert code == 2 and "no dataset" in err and len(err.splitlines()) == 1, err
+    assert code == 2 and "not a built dataset" in err and len(err.splitlines()) == 1, err
+    code, err = cli("--data", "x", "--out", str(tmp_path / "run"), "--dataset", "no.such:Module")
+    assert code == 2 and "--dataset" in err
     code, err = cli("--data", "x", "--out", str(tmp_path / "run"), "--resume")
     assert code == 2 and "no checkpoint" in err
     checkpoint.save(tmp_path / "run", GPT(GPTConfig(n_layer=1, n_embd=8, n_head=1, vocab_size=8, block_size=8)),

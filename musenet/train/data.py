@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,10 +35,11 @@ class Windows(Protocol):
 def open_dataset(spec: str, data_dir: str, split: str, context: int, augment: bool) -> Windows:
     """Import `module:Class` lazily (the data package is optional for the model) and open one split."""
     module, _, name = spec.partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    if not Path(data_dir).exists() and "synthetic" not in module:
-        raise UserError(f"no dataset at {data_dir}; build one with `musenet data build`")
     try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"--dataset {spec}: {e}") from e
+    try:  # WindowDataset raises UserError itself for a folder that is not a built dataset
         return cls(data_dir, split, context, augment)
     except (FileNotFoundError, KeyError) as e:
         raise UserError(f"cannot open the {split} split of {data_dir}: {e}") from e
