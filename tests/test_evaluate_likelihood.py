@@ -75,6 +75,11 @@ def test_scores_sum_per_token_per_note_and_per_second(model):
     # a random model is near uniform over the vocabulary
     assert abs(s["nll_per_token"] - np.log(VOCAB.size)) < 0.5
     assert set(s["nll_per_token_by_style"]) == {"bach", "jazz"}
+    kinds = s["tokens_by_kind"]
+    assert kinds["note_on"] == kinds["note_off"] == 120 and kinds["end"] == 2 and kinds["drum"] == 0
+    assert sum(kinds.values()) == body
+    per_kind = sum(s["nll_per_token_by_kind"][k] * n for k, n in kinds.items() if n)
+    assert per_kind == pytest.approx(s["nll_per_token"] * body)
     lm = train_ngram([split_piece(200, seed=k) for k in range(5)], VOCAB)
     g = score_ngram(lm, pieces, VOCAB).summary()
     assert g["tokens"] == body and g["nll_per_token"] < s["nll_per_token"]

@@ -8,7 +8,8 @@ start, chord index, part and countdown from the piece's duration). The n-gram se
 target within the piece (prefix included).
 
 Reported, in nats: NLL per token = total / scored tokens; NLL per note = total / note-ons (drums included);
-bits per second = total / ln 2 / seconds of music (AMT's measure).
+bits per second = total / ln 2 / seconds of music (AMT's measure); NLL per token of each kind (pitched note-on,
+note-off, drum hit, wait, end), which shows where a model (or the ablation's structural embeddings) gains.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Score:
     seconds: float = 0.0
     by_style: dict[str, list[float]] = field(default_factory=dict)  # style -> [nll, tokens]
     pieces: list[tuple[float, int]] = field(default_factory=list)  # (nll, tokens) per piece, in order
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # token kind -> [nll, tokens]
 
     def add(self, style: str, nll: float, tokens: int, notes: int, seconds: float) -> None:
         self.pieces.append((nll, tokens))
@@ -57,7 +59,35 @@ class Score:
             "notes": self.notes,
             "seconds": round(self.seconds, 1),
             "nll_per_token_by_style": {s: v[0] / v[1] for s, v in sorted(self.by_style.items()) if v[1]},
+            "nll_per_token_by_kind": {k: v[0] / v[1] for k, v in self.by_kind.items() if v[1]},
+            "tokens_by_kind": {k: int(v[1]) for k, v in self.by_kind.items()},
         }
+
+    def add_kinds(self, body: np.ndarray, nll: np.ndarray, vocab: Vocab) -> None:
+        """Splits a piece's body NLL by token kind (see `token_kinds`)."""
+        kinds = token_kinds(body, vocab)
+        for k, name in enumerate(KINDS):
+            sel = kinds == k
+            v = self.by_kind.setdefault(name, [0.0, 0])
+            v[0] += float(nll[sel].sum())
+            v[1] += int(sel.sum())
+
+
+KINDS = ("note_on", "note_off", "drum", "wait", "end")
+
+
+def token_kinds(body: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """(N,) index into KINDS for each body token: pitched note-on, note-off, drum hit, wait, end (or other)."""
+    body = np.asarray(body, dtype=np.int64)
+    out = np.full(len(body), KINDS.index("end"), dtype=np.int64)
+    note = body < vocab.n_notes
+    inst, level = vocab.note_table[body[note], 0], vocab.note_table[body[note], 1]
+    drum = vocab.is_drums[inst]
+    out[note] = np.where(
+        drum, KINDS.index("drum"), np.where(level > 0, KINDS.index("note_on"), KINDS.index("note_off"))
+    )
+    out[(body >= vocab.wait_offset) & (body < vocab.style_offset)] = KINDS.index("wait")
+    return out
 
 
 def paired_difference(a: Score, b: Score, draws: int = 2000, seed: int = 0) -> dict:
@@ -153,6 +183,7 @@ def score_model(model, pieces: list[SplitPiece], vocab: Vocab, bf16: bool = Fals
     for p in pieces:
         nll = model_token_nll(model, p, vocab, bf16=bf16)
         s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
+        s.add_kinds(np.asarray(p.body), nll, vocab)
     return s
 
 
@@ -162,6 +193,7 @@ def score_ngram(lm: NGram, pieces: list[SplitPiece], vocab: Vocab) -> Score:
     for p in pieces:
         nll = lm.token_nll(np.asarray(p.ids, np.int64))[p.prefix :]
         s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
+        s.add_kinds(np.asarray(p.body), nll, vocab)
     return s
 
 

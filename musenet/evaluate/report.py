@@ -57,12 +57,21 @@ def _likelihood(m: dict) -> list[str]:
     if "compare" in lk:
         d = lk["compare"]["model_minus_compare"]
         lo, hi = d["ci95"]
-        verdict = "lower" if hi < 0 else "higher" if lo > 0 else "not distinguishable from"
+        verdict = "lower than" if hi < 0 else "higher than" if lo > 0 else "not distinguishable from"
         out += [
             f"Model minus compared, NLL per token: **{d['nll_per_token']:+.4f}** nats (95% bootstrap interval over "
             f"{d['pieces']} pieces: {lo:+.4f} .. {hi:+.4f}): the model's NLL is {verdict} the compared model's.",
             "",
         ]
+    kinds = [k for k, n in lk["model"].get("tokens_by_kind", {}).items() if n]
+    if kinds:
+        scorers = [("model", "model"), ("ngram", "n-gram")] + (
+            [("compare", "compared")] if "compare" in lk else []
+        )
+        rows = [[k, _f(lk["model"]["tokens_by_kind"][k])] + [_f(lk[s]["nll_per_token_by_kind"].get(k)) for s, _ in scorers]
+                for k in kinds]  # fmt: skip
+        out += ["NLL per token by kind of token:", ""]
+        out += _table(["token kind", "tokens"] + [name for _, name in scorers], rows)
     styles = sorted(lk["model"]["nll_per_token_by_style"])
     if len(styles) > 1:
         rows = [[s, _f(lk["model"]["nll_per_token_by_style"].get(s)), _f(g["nll_per_token_by_style"].get(s))]

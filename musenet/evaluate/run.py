@@ -9,7 +9,7 @@ metrics.json (NaN and missing values are null):
     command, config (EvalConfig), run {date, musenet, torch_threads}, timings_s {stage: seconds, total}
     likelihood  test_pieces, test_pieces_total, tokens_cap,
                 model / compare / ngram: nll_per_token, nll_per_note, bits_per_second, tokens, notes, seconds,
-                nll_per_token_by_style; models also path, musenet_embeddings, step, params, layers, width,
+                nll_per_token_by_style, nll_per_token_by_kind, tokens_by_kind (note_on, note_off, drum, wait, end); models also path, musenet_embeddings, step, params, layers, width,
                 context; ngram also order, trained_tokens, train_tokens_total; compare also model_minus_compare
                 {nll_per_token, ci95 [lo, hi], pieces} (a bootstrap over pieces)
     samples     count, generated, validity, nonempty, repaired, instrument_precision, instrument_recall,
