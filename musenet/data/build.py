@@ -188,6 +188,7 @@ def build(cfg: BuildConfig) -> dict:
     vocab = Vocab(vocab_config_for(tasks))
     limits = Limits()
     cfg.out.mkdir(parents=True, exist_ok=True)
+    (cfg.out / "meta.json").unlink(missing_ok=True)  # until the new one is written, the folder is no dataset
     if cfg.is_music21:
         fn, init, timeout = partial(_work, cfg=cfg, vocab=vocab, limits=limits), None, cfg.timeout_s
     else:
