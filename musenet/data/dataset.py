@@ -185,3 +185,11 @@ class WindowDataset:
         out["part"][:plen] = 0
         out["countdown"][:plen] = countdown_of(v, 0, duration)
         return out
+
+
+class PackedWindowDataset(WindowDataset):
+    """`WindowDataset` with `pack=True`, under the trainer's four-argument constructor:
+    `musenet train --dataset musenet.data.dataset:PackedWindowDataset ...`."""
+
+    def __init__(self, data_dir: str | Path, split: str, context: int, augment: bool):
+        super().__init__(data_dir, split, context, augment, pack=True)
