@@ -160,3 +160,18 @@ def test_the_whole_music21_corpus(tmp_path):
     assert "parse_error" not in meta["dropped"] and "timeout" not in meta["dropped"]
     again = build(cfg)
     assert again["build"]["cached_tasks"] == again["build"]["tasks"] and again["counts"] == meta["counts"]
+
+
+def test_odd_file_names_and_reasons(tmp_path):
+    import os
+
+    if not GOOD.is_file():
+        pytest.skip("../shared/midi is not beside the repo")
+    root = tmp_path / "midi"
+    (root / "a").mkdir(parents=True)
+    shutil.copy(GOOD, root / "a" / os.fsdecode(b"caf\xe9.MID"))  # not UTF-8, upper-case suffix
+    (root / "a" / "big.mid").write_bytes(b"MThd" + bytes(17 * 2**20))
+    meta = build(BuildConfig(source=str(root), out=tmp_path / "out", workers=1, progress=False))
+    assert meta["pieces"] == 1 and meta["dropped"] == {"too_large": 1}
+    rows = [json.loads(line) for line in (tmp_path / "out" / "pieces.jsonl").read_text().splitlines()]
+    assert rows[0]["id"] == "midi:a/caf\\xe9.MID"

@@ -62,7 +62,13 @@ def list_tasks(root: Path, labels_csv: Path | None = None, limit: int | None = N
         files = files[:limit]
     tasks = []
     for path in files:
-        rel = path.relative_to(root).as_posix()
+        # a name that is not UTF-8 keeps a readable, stable identity: its odd bytes written as \xNN
+        rel = (
+            path.relative_to(root)
+            .as_posix()
+            .encode("utf-8", "surrogateescape")
+            .decode("utf-8", "backslashreplace")
+        )
         if labels is not None:
             style = labels.get(rel, "unknown")
         else:
@@ -105,7 +111,25 @@ def convert(task: Task, limits: Limits = Limits(), read: ReadConfig = ReadConfig
     return out
 
 
+# loader messages (`codec.safe`) -> the short reasons the summary counts
+REASONS = (
+    ("not a MIDI file", "not_a_midi_file"),
+    ("not a valid MIDI file", "invalid_midi"),
+    ("RIFF-wrapped", "riff_midi"),
+    ("corrupt MIDI header", "corrupt_header"),
+    ("unknown MIDI format", "unknown_format"),
+    ("MB limit", "too_large"),
+    ("tracks, over the limit", "too_many_tracks"),
+    ("notes, over the limit", "too_many_notes"),
+    ("minutes, over the limit", "too_long"),
+    ("memory limit", "out_of_memory"),
+)
+
+
 def reason_of(message: str) -> str:
-    """A loader message -> a short category: `not a MIDI file (…)` -> `not_a_midi_file`, numbers dropped."""
+    """A loader message -> a short category (`not a MIDI file (...)` -> `not_a_midi_file`)."""
+    for text, reason in REASONS:
+        if text in message:
+            return reason
     head = re.sub(r"\d+(\.\d+)?", "", message.split(" (")[0].split(";")[0])
     return re.sub(r"[^a-z]+", "_", head.lower()).strip("_")[:40] or "midi_error"
