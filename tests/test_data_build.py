@@ -142,8 +142,11 @@ def test_cli_build_info_and_user_errors(midi_folder, tmp_path):
     assert "2 pieces" in r.stdout and "dropped" in r.stdout
     r = musenet("data", "info", tmp_path / "d")
     assert r.returncode == 0 and "jazz_standards" in r.stdout
+    (tmp_path / "empty").mkdir()
     for args in (
         ("build", "--source", tmp_path / "nope", "--out", tmp_path / "x"),
+        ("build", "--source", tmp_path / "empty", "--out", tmp_path / "x"),
+        ("build", "--source", "music21", "--out", tmp_path / "x", "--collections", "nope"),
         ("info", tmp_path / "nope"),
     ):
         r = musenet("data", *args)

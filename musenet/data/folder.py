@@ -58,6 +58,8 @@ def list_tasks(root: Path, labels_csv: Path | None = None, limit: int | None = N
         raise UserError(f"{root} is not a folder (give `music21` or a folder of MIDI files)")
     labels = read_labels(labels_csv, root) if labels_csv else None
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+    if not files:
+        raise UserError(f"no MIDI files ({', '.join(MIDI_SUFFIXES)}) under {root}")
     if limit is not None:
         files = files[:limit]
     tasks = []
