@@ -242,8 +242,9 @@ def _task_reason(error: str) -> str:
 def _progress(total: int, cfg: BuildConfig):
     from tqdm import tqdm
 
+    unit = "task" if cfg.is_music21 else "file"  # a music21 task is a file or a run of ABC tunes
     return tqdm(
-        total=total, unit="task", desc="converting", disable=not cfg.progress, file=sys.stderr, smoothing=0.05
+        total=total, unit=unit, desc="converting", disable=not cfg.progress, file=sys.stderr, smoothing=0.05
     )
 
 
