@@ -11,6 +11,7 @@ import pytest
 
 from musenet.data.build import BuildConfig, build
 from musenet.data.shards import open_split, read_meta, split_of
+from musenet.errors import UserError
 
 SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
 GOOD = SHARED_MIDI / "MidiTok/tests/MIDIs_one_track/POP909_022.mid"
@@ -113,6 +114,11 @@ def test_labels_csv_overrides_folders(midi_folder, tmp_path):
     )
     styles = {s for c in meta["counts"].values() for s in c["styles"]}
     assert styles == {"bebop", "unknown"}
+    csv.write_text("elsewhere/a.mid,bebop\n")
+    with pytest.raises(UserError):
+        build(
+            BuildConfig(source=str(midi_folder), out=tmp_path / "out", labels=csv, workers=1, progress=False)
+        )
 
 
 def test_shared_midi_folder_builds_with_every_corrupt_file_dropped(tmp_path):

@@ -76,6 +76,10 @@ def list_tasks(root: Path, labels_csv: Path | None = None, limit: int | None = N
         else:
             style = style_label(rel.split("/")[0]) if "/" in rel else "unknown"
         tasks.append(Task("midi", str(path), rel, style))
+    if labels and not any(t.rel in labels for t in tasks):
+        raise UserError(
+            f"{labels_csv} labels none of the files under {root}: its paths must be relative to it"
+        )
     return tasks
 
 
