@@ -67,12 +67,14 @@ def plot(run_dir: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if train:
         steps = sorted(train)
-        ax.plot(steps, [train[s] for s in steps], lw=0.6, alpha=0.4, color="C0", label="train")
-        k = max(1, len(steps) // 50)  # a moving average, so the trend shows through the noise
-        smooth = [
-            sum(train[t] for t in steps[max(0, i - k + 1) : i + 1]) / min(k, i + 1) for i in range(len(steps))
-        ]
-        ax.plot(steps, smooth, lw=1.5, color="C0", label=f"train (mean of {k})")
+        k = max(1, len(steps) // 50)  # a moving average over long runs, so the trend shows through the noise
+        raw = [train[s] for s in steps]
+        if k == 1:
+            ax.plot(steps, raw, lw=1.5, color="C0", label="train")
+        else:
+            ax.plot(steps, raw, lw=0.6, alpha=0.4, color="C0", label="train")
+            smooth = [sum(raw[max(0, i - k + 1) : i + 1]) / min(k, i + 1) for i in range(len(raw))]
+            ax.plot(steps, smooth, lw=1.5, color="C0", label=f"train (mean of {k})")
     if val:
         ax.plot(sorted(val), [val[s] for s in sorted(val)], "o-", color="C1", label="validation")
     ax.set_xlabel("step")
