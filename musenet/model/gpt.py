@@ -62,6 +62,9 @@ class KVCache:
         self.length = length
 
 
+ATTEND_ALL = "all"  # a mask value: the queries see every key (one new token, dense attention)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -79,12 +82,13 @@ class CausalSelfAttention(nn.Module):
         )  # (B, H, T, D)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, H, S, D), S = cached + T
-        if isinstance(mask, torch.Tensor) or mask is None:
-            # mask None: plain causal over a fresh sequence; a bool tensor: True = attend.
-            dropout = self.dropout if self.training else 0.0
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=mask is None
-            )
+        dropout = self.dropout if self.training else 0.0
+        if mask is None:  # plain causal over a fresh sequence
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        elif mask is ATTEND_ALL:  # one new token under a dense pattern: every key so far, no mask to build
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        elif isinstance(mask, torch.Tensor):  # bool, True = attend
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         else:  # a flex_attention BlockMask (block-sparse kernels, GPUs)
             y = _flex_attention(q.device.type)(q, k, v, block_mask=mask)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
@@ -214,7 +218,7 @@ class GPT(nn.Module):
         if dense and start == 0:
             return None
         if dense and T == 1:
-            return torch.ones(1, start + 1, dtype=torch.bool, device=device)
+            return ATTEND_ALL
         if self.use_flex and start == 0:
             key = (T, str(device))  # building a BlockMask costs a pass over the blocks: once per shape
             if key not in self._block_masks:
