@@ -191,6 +191,8 @@ class GPT(nn.Module):
         return 6 * (self.num_params() + c.vocab_size * c.n_embd) + 12 * c.n_layer * c.n_embd * seq_len
 
     def new_cache(self, batch: int, max_len: int | None = None, dtype: torch.dtype | None = None) -> KVCache:
+        """An empty cache for `batch` sequences of up to max_len (default block_size) tokens. Under autocast, pass
+        the autocast dtype: keys and values of another dtype are converted on every read."""
         p = self.transformer.wte.weight
         return KVCache(self.config, batch, max_len or self.config.block_size, p.device, dtype or p.dtype)
 
