@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokens": ("musenet.commands.tokens", "encode a MIDI file into MuseNet tokens (and optionally back)"),
     "data": ("musenet.data.cli", "build and inspect training data"),
     "train": ("musenet.train.cli", "train a model on a built dataset"),
+    "train-critic": ("musenet.critic.cli", "train the inner critic (real vs generated) for a model"),
     "render": ("musenet.commands.render", "render a MIDI file to WAV through a General MIDI SoundFont"),
     "evaluate": ("musenet.evaluate.cli", "measure a model: likelihood, music statistics, style, memorisation"),
     "serve": ("musenet.web.cli", "run the web co-composer"),

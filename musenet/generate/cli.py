@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", type=Path, metavar="IN.mid", help="a MIDI primer to continue")
     parser.add_argument("--prompt-seconds", type=float, help="use only the primer's last N seconds")
     parser.add_argument("--candidates", type=int, default=4, help="how many pieces to sample (default 4)")
+    parser.add_argument(
+        "--rerank",
+        type=int,
+        default=1,
+        metavar="N",
+        help="sample N per candidate and keep those the model's critic rates most real (default 1: off)",
+    )
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
     parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
@@ -77,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         seed=args.seed,
         progress=progress,
+        rerank=args.rerank,
     )
     if progress is not None:
         sys.stderr.write("\r" + " " * 20 + "\r")

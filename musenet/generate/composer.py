@@ -39,6 +39,7 @@ class Candidate:
     primer_seconds: float
     repairs: Counter
     instruments: list[str]  # the instruments that play in it
+    critic: float | None = None  # the inner critic's P(real) when the candidate was chosen by reranking
 
     @property
     def seconds(self) -> float:
@@ -62,6 +63,7 @@ class Candidate:
             "notes": len(self.piece),
             "instruments": self.instruments,
             "tokens": int(len(self.ids)),
+            **({} if self.critic is None else {"critic": round(self.critic, 4)}),
         }
 
 
@@ -92,6 +94,7 @@ class Composer:
         self.vocab = vocab
         self.meta = meta or {}
         self.path = path
+        self._critic = None  # loaded on first use by critic()
 
     @property
     def styles(self) -> list[str]:
@@ -114,15 +117,28 @@ class Composer:
         top_p: float = 1.0,
         seed: int = 0,
         progress: Callable[[float], None] | None = None,
+        rerank: int = 1,
     ) -> list[Candidate]:
+        """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real."""
         try:
             sampling = SampleConfig(temperature, top_k, top_p)
         except ValueError as e:
             raise UserError(str(e)) from None
         cfg = GenerateConfig(style, tuple(instruments), seconds, candidates, seed, sampling)
         cfg.check(self.vocab)
+        if not 1 <= rerank <= 64:
+            raise UserError(f"--rerank must be 1..64, got {rerank}")
         primer_piece = self._primer(primer, prompt_seconds)
-        out = generate_ids(self.model, self.vocab, cfg, primer=primer_piece, progress=progress)
+        scores: list[float | None] = [None] * candidates
+        if rerank > 1:
+            from ..critic.rerank import generate_ranked
+
+            ranked = generate_ranked(
+                self.model, self.vocab, cfg, self.critic(), rerank, primer_piece, progress
+            )
+            out, scores = [g for g, _ in ranked], [p for _, p in ranked]
+        else:
+            out = generate_ids(self.model, self.vocab, cfg, primer=primer_piece, progress=progress)
         unit = self.vocab.config.time_unit_ms / 1000
         names = self.instruments
         program_to_inst = self.vocab.program_to_instrument
@@ -136,8 +152,24 @@ class Composer:
             piece = Piece(notes, style=style or self.styles[0], title=f"candidate-{i}")
             used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
             playing = [names[k] for k in used if k >= 0]
-            results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing))
+            results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing, scores[i - 1]))
         return results
+
+    @property
+    def has_critic(self) -> bool:
+        from ..critic.store import has_critic
+
+        return self.path is not None and has_critic(self.path)
+
+    def critic(self):
+        """The critic saved in the model's folder (loaded once); a UserError if it has none."""
+        if self._critic is None:
+            from ..critic.store import load_critic
+
+            if self.path is None:
+                raise UserError("this model has no folder, so no critic: reranking needs one")
+            self._critic = load_critic(self.path)[0]
+        return self._critic
 
     def _primer(self, primer: str | Path | Piece | None, prompt_seconds: float | None) -> Piece | None:
         if primer is None:

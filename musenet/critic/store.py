@@ -1,0 +1,63 @@
+"""The critic in the model's folder: critic.safetensors (fp32 weights) + critic.json (config, generator identity,
+training settings and held-out figures).
+
+Separate file names from the generator's checkpoint, so `checkpoint.load_model` and its commit protocol never see
+them. Written atomically: both to temp files, fsynced, weights renamed into place first, then the JSON, which holds
+the weights' SHA-256; a kill between the two renames leaves a pair whose hashes disagree, reported on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from ..errors import UserError
+from .config import CriticConfig
+from .model import Critic
+
+WEIGHTS, META = "critic.safetensors", "critic.json"
+FORMAT = 1
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def has_critic(model_dir: str | Path) -> bool:
+    d = Path(model_dir)
+    return (d / WEIGHTS).is_file() and (d / META).is_file()
+
+
+def save_critic(model_dir: str | Path, critic: Critic, meta: dict[str, Any]) -> None:
+    d = Path(model_dir)
+    tw, tm = d / f".{WEIGHTS}.tmp", d / f".{META}.tmp"
+    save_file({k: v.detach().float().contiguous() for k, v in critic.state_dict().items()}, str(tw))
+    _fsync(tw)
+    full = {"format": FORMAT, "critic": critic.config.to_dict(), "weights_sha256": _sha256(tw), **meta}
+    tm.write_text(json.dumps(full, indent=2) + "\n")
+    _fsync(tm)
+    os.replace(tw, d / WEIGHTS)
+    os.replace(tm, d / META)
+
+
+def load_critic(model_dir: str | Path) -> tuple[Critic, dict[str, Any]]:
+    """The critic saved beside a model, in eval mode; a UserError if there is none or it is broken."""
+    d = Path(model_dir)
+    if not has_critic(d):
+        raise UserError(f"{d} has no critic: train one with `musenet train-critic --model {d} --data DIR`")
+    meta = json.loads((d / META).read_text())
+    if meta.get("format") != FORMAT or meta.get("weights_sha256") != _sha256(d / WEIGHTS):
+        raise UserError(f"the critic in {d} is incomplete or from another version: train it again")
+    critic = Critic(CriticConfig.from_dict(meta["critic"]))
+    critic.load_state_dict(load_file(str(d / WEIGHTS)))
+    return critic.eval(), meta
