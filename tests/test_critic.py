@@ -193,3 +193,37 @@ def test_cli_errors_are_one_line(model_dir, tmp_path, args, words):
     r = musenet(*args, "--model", model_dir, *(["--out", tmp_path / "o"] if args[0] == "generate" else []))
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+
+
+def write_dataset(out, rng):
+    """A built-dataset folder of easy 'real' pieces (see easy_windows), train and val splits."""
+    from musenet.data.shards import write_meta, write_split
+
+    out.mkdir()
+    dtype = [("offset", "<i8"), ("length", "<i4"), ("prefix", "<i2"), ("duration", "<i4"),
+             ("style", "<i2"), ("piece", "<i4")]  # fmt: skip
+    for split in ("train", "val", "test"):
+        pieces = easy_windows(12, True, rng)
+        n, t = pieces.shape
+        index = np.zeros(n, dtype)
+        index["offset"], index["length"], index["prefix"] = np.arange(n) * t, t, 3
+        index["duration"], index["piece"] = 200, np.arange(n)
+        write_split(out, split, pieces.ravel().astype(np.int32), np.zeros(n * t, np.int32), index)
+    write_meta(out, {"vocab": VOCAB.config.to_dict()})
+    return out
+
+
+def test_train_critic_end_to_end(tmp_path):
+    gen = save_generator(tmp_path / "gen")
+    data = write_dataset(tmp_path / "data", np.random.default_rng(3))
+    args = ["--model", gen, "--data", data, "--tokens", 16, "--real", 12, "--pool-size", 8, "--heldout", 4,
+            "--seconds", 3, "--steps", 5, "--width", 32, "--quiet"]  # fmt: skip
+    r = musenet("train-critic", *args)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert 0 <= out["heldout_auc"] <= 1 and out["train_real"] == 12
+    critic, meta = load_critic(gen)
+    assert critic.config.tokens == 16 and meta["generator"]["step"] == 0
+    assert (gen / "critic-pool" / MANIFEST).is_file()
+    checkpoint.load_model(gen)  # the generator's folder still loads
+    assert load(gen).generate(seconds=2, candidates=1, rerank=2)[0].critic is not None

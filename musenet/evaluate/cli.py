@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
     parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
     parser.add_argument(
+        "--rerank",
+        type=int,
+        default=1,
+        help="rerank samples with the model's critic, N per sample (default 1: off)",
+    )
+    parser.add_argument(
         "--max-test-tokens",
         type=int,
         default=200_000,
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             temperature=args.temperature,
             top_k=args.top_k,
             top_p=args.top_p,
+            rerank=args.rerank,
             max_test_tokens=args.max_test_tokens or None,
             ngram_order=args.ngram_order,
             ngram_max_tokens=args.ngram_max_tokens or None,

@@ -74,6 +74,8 @@ class EvalConfig:
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 0.95
+    rerank: int = 1
+    """Sample this many per kept sample and keep those the model's critic rates most real (1: off)."""
     max_test_tokens: int | None = 200_000
     """Score whole test pieces up to this many body tokens (None: all)."""
     ngram_order: int = 3
@@ -95,6 +97,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.samples < 0 or self.seconds <= 0 or self.max_styles < 1:
             raise ValueError("need samples >= 0, seconds > 0 and max_styles >= 1")
+        if not 1 <= self.rerank <= 64:
+            raise ValueError("--rerank must be 1..64")
         if not self.real_splits or not set(self.real_splits) <= {"val", "test"}:
             raise ValueError("the real comparison set is made of held-out splits: val and/or test")
 
@@ -229,6 +233,8 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
         raise UserError(f"{cfg.data} has no training pieces")
     held = test if cfg.real_splits == ("test",) else corpus.read_splits(cfg.data, cfg.real_splits)
     composer = _load(cfg.model, test.vocab)
+    if cfg.rerank > 1:
+        composer.critic()  # no critic: a UserError now, not a failed batch per style
     other = _load(cfg.compare, test.vocab) if cfg.compare is not None else None
     styles = _styles(cfg, composer, held)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -242,7 +248,7 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
 
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
-    sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
+    sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, rerank=cfg.rerank)
     samples: list[Sample] = []
     if cfg.samples:
         what = f"generating {cfg.samples} x {cfg.seconds:g} s for {len(styles)} styles ({', '.join(styles)})"
