@@ -157,10 +157,11 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         if log is not None and val0 is not None:
             log.write(step=0, val_loss=val0, tokens=0, elapsed_s=0.0)
             print(f"step 0: val loss {val0:.4f}", flush=True)
-    t_start = t_log = time.perf_counter()
+    t_start, busy = time.perf_counter(), 0.0
     bar = _progress(cfg.max_steps, start, d.main)
     try:
         for step in range(start, cfg.max_steps):
+            t_step = time.perf_counter()
             plan = batches.get(step)
             torch.manual_seed(plan.torch_seed)
             lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
@@ -180,6 +181,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             opt.step()
             opt.zero_grad(set_to_none=True)
             loss = ddp.mean(loss_sum.item(), d, device)
+            # tokens/s counts the training steps, not evaluations or checkpoints
+            busy += time.perf_counter() - t_step
             tokens += tokens_per_step
             steps_since_log += 1
             done = step + 1
@@ -187,10 +190,9 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             if done % cfg.eval_interval == 0 or done == cfg.max_steps:
                 val_loss = evaluate(model, vals, amp, device, d)
             if done % cfg.log_interval == 0 or val_loss is not None:
-                now = time.perf_counter()
-                tps = tokens_per_step * steps_since_log / (now - t_log)
-                t_log, steps_since_log = now, 0
-                elapsed = elapsed0 + now - t_start
+                tps = tokens_per_step * steps_since_log / busy
+                busy, steps_since_log = 0.0, 0
+                elapsed = elapsed0 + time.perf_counter() - t_start
                 if log is not None:
                     log.write(step=done, lr=lr, loss=loss, val_loss=val_loss, grad_norm=grad_norm, tokens=tokens,
                               tokens_per_s=round(tps), elapsed_s=round(elapsed, 2))  # fmt: skip
