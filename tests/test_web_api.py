@@ -355,3 +355,27 @@ def test_every_corrupt_file_beside_the_repo_is_a_one_line_400(client, shared_mid
     assert client.get(f"/api/sessions/{sid}").json()["nodes"] == []
     good = client.post(f"/api/sessions/{sid}/primer", files={"file": ("ok.mid", primer_midi())})
     assert good.status_code == 201  # the isolated reader survived them all
+
+
+def test_a_model_with_a_critic_reranks_its_candidates(tmp_path, musenet_home):
+    from musenet.critic.config import CriticConfig
+    from musenet.critic.model import Critic
+    from musenet.critic.store import save_critic
+
+    folder = save_random_model(tmp_path / "with-critic")
+    torch.manual_seed(1)
+    save_critic(
+        folder, Critic(CriticConfig(vocab_size=VOCAB.size, tokens=64, n_embd=32)), {"note": "untrained"}
+    )
+    with_critic = load(folder)
+    assert with_critic.has_critic
+    c, service = make_client(with_critic, musenet_home / "web-critic", rerank=3)
+    with c:
+        sid = session(c)
+        job = finish(c, c.post(f"/api/sessions/{sid}/generate", json=SMALL).json())
+        assert job["status"] == "done", job
+        scores = [n["critic"] for n in job["nodes"]]
+        assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+    service.close()
+    with pytest.raises(ValueError, match="rerank"):
+        ServeConfig(rerank=0)

@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--soundfont", default=None, help="a General MIDI .sf2 for the audio")
     parser.add_argument(
+        "--rerank",
+        type=int,
+        default=d.rerank,
+        help=f"with a critic in the model folder: best of N samples per candidate (default {d.rerank}; 1 = off)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=0, help="torch threads for generation (default: torch's choice)"
     )
 
@@ -58,6 +64,7 @@ def config(args: argparse.Namespace) -> ServeConfig:
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_store_bytes=int(args.max_store_mb * 2**20),
             soundfont=args.soundfont,
+            rerank=args.rerank,
         )
     except ValueError as e:
         from ..errors import UserError

@@ -35,6 +35,9 @@ class ServeConfig:
     """Time the isolated MIDI parser may spend on one upload."""
     soundfont: str | None = None
     """General MIDI SoundFont for the audio (None: the usual search, see `musenet.audio.find_soundfont`)."""
+    rerank: int = 4
+    """When the model's folder holds an inner critic: each candidate is the most real-sounding of this many samples
+    (1 = off). Without a critic, candidates are plain samples."""
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "queue_size", "jobs_per_session", "max_candidates", "max_sessions"):
@@ -49,6 +52,8 @@ class ServeConfig:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 1 <= self.rerank <= 16:
+            raise ValueError(f"rerank must be 1..16, got {self.rerank}")
         if self.max_store_bytes < 0:
             raise ValueError("max_store_bytes must be >= 0")
         if not 0 <= self.port <= 65535:

@@ -233,6 +233,7 @@ class CoComposer:
             top_k=ask.top_k,
             top_p=ask.top_p,
             seed=seed,
+            rerank=self.cfg.rerank if self.composer.has_critic else 1,
             progress=lambda f: report(GENERATE_SHARE * f),
         )
         settings = {
@@ -247,7 +248,11 @@ class CoComposer:
         added: list[Node] = []
         try:
             for i, c in enumerate(cands):
-                info = self._describe(c.piece, c.primer_seconds) | settings | {"candidate": c.index}
+                info = (
+                    self._describe(c.piece, c.primer_seconds)
+                    | settings
+                    | {"candidate": c.index, "critic": c.critic}
+                )
                 node = self.store.add(sid, parent.id if parent else None, "candidate", f"candidate {c.index}",
                                       c.piece, info)  # fmt: skip
                 added.append(node)
