@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("musenet.train.cli", "train a model on a built dataset"),
     "train-critic": ("musenet.critic.cli", "train the inner critic (real vs generated) for a model"),
     "render": ("musenet.commands.render", "render a MIDI file to WAV through a General MIDI SoundFont"),
-    "evaluate": ("musenet.evaluate.cli", "measure a model: likelihood, music statistics, style, memorisation"),
+    "evaluate": (
+        "musenet.evaluate.cli",
+        "measure a model: likelihood, music statistics, style, memorisation",
+    ),
     "serve": ("musenet.web.cli", "run the web co-composer"),
     "text": ("musenet.text.cli", "continue a text prompt with a released GPT-2 checkpoint"),
 }

@@ -34,7 +34,17 @@ def musenet(*args):
 
 def test_generate_writes_midi_and_wav_and_reports_json(model_dir, tmp_path):
     out = tmp_path / "out"
-    args = ["generate", "--model", model_dir, "--style", "bach", "--instruments", "piano,violin", "--seconds", 4]
+    args = [
+        "generate",
+        "--model",
+        model_dir,
+        "--style",
+        "bach",
+        "--instruments",
+        "piano,violin",
+        "--seconds",
+        4,
+    ]
     r = musenet(*args, "--candidates", 2, "--seed", 5, "--out", out, "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
