@@ -41,8 +41,9 @@ class Limits:
     """Longest piece accepted, after the tempo map is applied."""
     timeout_s: float = 10.0
     """Wall-clock time allowed to parse one file."""
-    memory_mb: int = 1024
-    """Address space the parser may add on top of the worker's own."""
+    memory_mb: int = 768
+    """Address space the parser may add on top of the worker's own (~60 MB resident), so a hostile file costs
+    under 1 GB in all."""
 
 
 # ---- checks before parsing (parent process) --------------------------------------------------------------------
