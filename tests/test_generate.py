@@ -151,3 +151,15 @@ def test_sampling_filters():
     assert {sample(logits, SampleConfig(1.0, top_p=0.5), g).item() for _ in range(50)} == {3}
     allowed = torch.tensor([[True, True, False, False]])
     assert {sample(logits, SampleConfig(1.0), g, allowed).item() for _ in range(100)} <= {0, 1}
+
+
+def test_package_level_load(tmp_path):
+    import musenet
+    from musenet.model import checkpoint
+
+    checkpoint.save(tmp_path, tiny_model(block_size=64), step=0, seed=0, vocab=VOCAB.config.to_dict())
+    composer = musenet.load(tmp_path)
+    (c,) = composer.generate(instruments=["harp"], seconds=1, candidates=1)
+    assert c.instruments in ([], ["harp"]) and c.seconds <= 1.0 + 1e-9
+    with pytest.raises(UserError, match="not found"):
+        musenet.load(tmp_path / "missing")
