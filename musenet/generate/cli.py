@@ -154,11 +154,10 @@ class Instruments:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from ..codec.vocab import pitch_name
         from .composer import load
 
         vocab = load(args.model).vocab
         for inst in vocab.config.instruments:
-            from ..codec.vocab import pitch_name
-
             print(f"{inst.name:<10} {pitch_name(inst.low)}..{pitch_name(inst.high)}")
         return 0

@@ -137,8 +137,22 @@ def _generate_ids(
     cache = model.new_cache(B, ctx)
     refill = True
     logits = None
+    new_ids: list[
+        np.ndarray
+    ] = []  # sampled columns, (B,) each: joined to `ids` only at a refill and at the end
+    new_pos: list[np.ndarray] = []  # (B, 4) each
+
+    def flush() -> None:
+        nonlocal ids, pos
+        if new_ids:
+            ids = np.concatenate([ids, np.stack(new_ids, axis=1)], axis=1)
+            pos = np.concatenate([pos, np.stack(new_pos, axis=1)], axis=1)
+            new_ids.clear()
+            new_pos.clear()
+
     while True:
         if refill:
+            flush()
             n = ids.shape[1]
             window = np.r_[np.arange(n_prefix), np.arange(max(n_prefix, n - keep), n)]
             cache.truncate(0)
@@ -148,8 +162,8 @@ def _generate_ids(
         mask = torch.from_numpy(grammar.mask())
         tok = sample(logits, cfg.sample, gen, mask)
         p = grammar.push(tok.numpy())
-        ids = np.concatenate([ids, tok.numpy()[:, None]], axis=1)
-        pos = np.concatenate([pos, p[:, None, :]], axis=1)
+        new_ids.append(tok.numpy())
+        new_pos.append(p)
         if progress is not None:
             progress(float(np.minimum(grammar.time, duration).min() - primer_units) / new_units)
         if grammar.ended.all():
@@ -158,4 +172,5 @@ def _generate_ids(
             refill = True
             continue
         logits = model(tok[:, None], _positions(p[:, None, :]), cache=cache)[0][:, -1]
+    flush()
     return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]
