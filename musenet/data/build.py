@@ -42,7 +42,7 @@ class BuildConfig:
     collections: tuple[str, ...] | None = None
     """music21 only: the collections to build (default: all)."""
     labels: Path | None = None
-    """MIDI folder only: a CSV `path,style` overriding the sub-folder labels."""
+    """MIDI folder only: a CSV `path,style[,split]` overriding the sub-folder labels (and pinning splits)."""
     workers: int = max(1, os.cpu_count() or 1)
     val_fraction: float = 0.02
     test_fraction: float = 0.02
@@ -255,7 +255,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
     per_split: dict[str, list[Encoded]] = {s: [] for s in shards.SPLITS}
     rows: list[dict] = []
     cached = 0
-    for res in results:
+    for task, res in zip(tasks, results, strict=True):
         cached += res.cached
         drops.extend(res.drops)
         rules.update(res.rules)
@@ -266,7 +266,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
                 drops.append(Drop(p.id, "duplicate", f"same notes as {seen[h]}"))
                 continue
             seen[h] = p.id
-            split = shards.split_of(p.id, cfg.val_fraction, cfg.test_fraction)
+            split = task.split or shards.split_of(p.id, cfg.val_fraction, cfg.test_fraction)
             per_split[split].append(p)
             rows.append(
                 {
@@ -316,7 +316,12 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
         "vocab": vocab.config.to_dict(),
         "vocab_size": vocab.size,
         "styles": styles,
-        "splits": {"val": cfg.val_fraction, "test": cfg.test_fraction, "hash": "sha1(piece id)"},
+        "splits": {
+            "val": cfg.val_fraction,
+            "test": cfg.test_fraction,
+            "hash": "sha1(piece id)",
+            "pinned": sum(t.split is not None for t in tasks),
+        },
         "counts": counts,
         "pieces": sum(c["pieces"] for c in counts.values()),
         "tokens": sum(c["tokens"] for c in counts.values()),

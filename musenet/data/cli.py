@@ -2,6 +2,7 @@
 
 musenet data build --source music21 --out data/m21 [--collections bach,palestrina]
 musenet data build --source path/to/midi --out data/mine [--labels labels.csv]
+musenet data merge data/m21 data/mine --out data/all
 musenet data info data/m21
 """
 
@@ -17,13 +18,21 @@ HELP = "build and inspect training data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("build", "info"), help="build a dataset, or summarise a built one")
-    parser.add_argument("dir", nargs="?", type=Path, help="info: the dataset folder")
+    parser.add_argument(
+        "action",
+        choices=("build", "merge", "info"),
+        help="build a dataset, merge built ones (same vocabulary) into one, or summarise a built one",
+    )
+    parser.add_argument(
+        "dirs", nargs="*", type=Path, help="info: the dataset folder; merge: two or more dataset folders"
+    )
     parser.add_argument("--source", help="build: `music21` (its bundled corpus) or a folder of MIDI files")
-    parser.add_argument("--out", type=Path, help="build: output folder (e.g. data/m21)")
+    parser.add_argument("--out", type=Path, help="build, merge: output folder (e.g. data/m21)")
     parser.add_argument("--collections", help="music21: comma-separated collections (default: all)")
     parser.add_argument(
-        "--labels", type=Path, help="MIDI folder: CSV of `path,style` (default: sub-folder names)"
+        "--labels",
+        type=Path,
+        help="MIDI folder: CSV of `path,style[,split]` (default: sub-folder names; a split pins the file)",
     )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
@@ -46,10 +55,22 @@ def run(args: argparse.Namespace) -> int:
     from .shards import read_meta
 
     if args.action == "info":
-        if args.dir is None:
-            raise UserError("give the dataset folder: `musenet data info DIR`")
-        print(summary(read_meta(args.dir)))
+        if len(args.dirs) != 1:
+            raise UserError("give one dataset folder: `musenet data info DIR`")
+        print(summary(read_meta(args.dirs[0])))
         return 0
+    if args.action == "merge":
+        if len(args.dirs) < 2 or not args.out:
+            raise UserError(
+                "merge needs two or more dataset folders and --out DIR: `musenet data merge A B --out C`"
+            )
+        from .merge import merge
+
+        print(summary(merge(args.out, list(args.dirs))))
+        print(f"\nwrote {args.out}/")
+        return 0
+    if args.dirs:
+        raise UserError(f"build takes no folder argument (got {args.dirs[0]}); give --source and --out")
     if not args.source or not args.out:
         raise UserError("build needs --source (music21 or a MIDI folder) and --out DIR")
     if args.source != "music21" and not Path(args.source).is_dir():

@@ -1,9 +1,10 @@
 """A folder of MIDI files as a source: style labels from sub-folders or a CSV, files read as untrusted input.
 
 Labels: the first sub-folder under the root (`jazz/miles/so_what.mid` is `jazz`), lower-cased with spaces and
-punctuation turned into `_`; files directly in the root are `unknown`. With `--labels CSV` (rows `path,style`,
-paths relative to the root or absolute, an optional `path,style` header), the CSV decides, and files it does not
-list are `unknown`.
+punctuation turned into `_`; files directly in the root are `unknown`. With `--labels CSV` (rows `path,style` or
+`path,style,split`, paths relative to the root or absolute, an optional header), the CSV decides, and files it does
+not list are `unknown`. A `split` of `train`, `val` or `test` pins the file's pieces there (e.g. to hold a few
+pieces of each small style out for evaluation); empty, the hash of the piece's identity decides as usual.
 
 Each file goes through `codec.safe`: the header is checked, then symusic parses it inside a pool worker that has
 capped its own memory (`Limits.memory_mb`); the pool enforces `Limits.timeout_s` per file. A bad file is a drop
@@ -31,25 +32,33 @@ def style_label(name: str) -> str:
     return label or "unknown"
 
 
-def read_labels(csv_path: Path, root: Path) -> dict[str, str]:
-    """rel path -> style label, from a `path,style` CSV."""
+SPLITS = ("train", "val", "test")
+
+
+def read_labels(csv_path: Path, root: Path) -> dict[str, tuple[str, str | None]]:
+    """rel path -> (style label, pinned split or None), from a `path,style[,split]` CSV."""
     try:
         rows = list(csv.reader(csv_path.read_text(encoding="utf-8").splitlines()))
     except OSError as e:
         raise UserError(f"cannot read labels {csv_path}: {e.strerror or e}") from None
-    labels: dict[str, str] = {}
+    labels: dict[str, tuple[str, str | None]] = {}
     for k, row in enumerate(rows):
         if not row or (k == 0 and [c.strip().lower() for c in row[:2]] == ["path", "style"]):
             continue
         if len(row) < 2:
-            raise UserError(f"{csv_path}:{k + 1}: expected `path,style`, got {','.join(row)!r}")
+            raise UserError(f"{csv_path}:{k + 1}: expected `path,style[,split]`, got {','.join(row)!r}")
+        split = row[2].strip().lower() if len(row) > 2 and row[2].strip() else None
+        if split is not None and split not in SPLITS:
+            raise UserError(
+                f"{csv_path}:{k + 1}: split {row[2].strip()!r} is not one of {', '.join(SPLITS)} (or empty)"
+            )
         p = Path(row[0].strip())
         if p.is_absolute():
             try:
                 p = p.relative_to(root.resolve())
             except ValueError:
                 continue  # a file outside the folder is not part of this build
-        labels[p.as_posix()] = style_label(row[1])
+        labels[p.as_posix()] = (style_label(row[1]), split)
     return labels
 
 
@@ -71,11 +80,12 @@ def list_tasks(root: Path, labels_csv: Path | None = None, limit: int | None = N
             .encode("utf-8", "surrogateescape")
             .decode("utf-8", "backslashreplace")
         )
+        split = None
         if labels is not None:
-            style = labels.get(rel, "unknown")
+            style, split = labels.get(rel, ("unknown", None))
         else:
             style = style_label(rel.split("/")[0]) if "/" in rel else "unknown"
-        tasks.append(Task("midi", str(path), rel, style))
+        tasks.append(Task("midi", str(path), rel, style, split=split))
     if labels and not any(t.rel in labels for t in tasks):
         raise UserError(
             f"{labels_csv} labels none of the files under {root}: its paths must be relative to it"

@@ -26,6 +26,8 @@ class Task:
     """ABC only: the tunes [first, last) of the file this task converts (0-based, in file order)."""
     merge: bool = False
     """ABC only: the file's tunes are the voices of one piece (the josquin collection)."""
+    split: str | None = None
+    """MIDI folder only: the split a labels CSV pinned this file's pieces to (None: the hash decides)."""
 
     @property
     def key(self) -> str:

@@ -15,6 +15,8 @@ def summary(meta: dict) -> str:
         lines.append(
             f"built in {b['seconds']:.1f} s with {b['workers']} workers; {b['cached_tasks']}/{b['tasks']} tasks from the cache"
         )
+    if "merged" in b:
+        lines.append("merged from " + ", ".join(b["merged"]))
     lines += ["", f"{'style':<16}" + "".join(f"{s + ' pieces':>14}{s + ' tokens':>16}" for s in splits)]
     styles = sorted({s for c in counts.values() for s in c["styles"]})
     for style in styles:
