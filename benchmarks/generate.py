@@ -41,7 +41,7 @@ def ours_decode(model: GPT, prompt: torch.Tensor, n_new: int, seed: int) -> torc
     for _ in range(n_new):
         tok = sample(logits, cfg, g)
         out.append(tok)
-        logits = model(tok[:, None], cache=cache)[0][:, -1]
+        logits = model.decode_step(tok, cache=cache)
     return torch.stack(out, 1)
 
 
@@ -74,7 +74,14 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=1, help="torch threads for both sides (decode steps are tiny)"
     )
+    ap.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="weights and activations of both sides (the shipped weights are bf16)",
+    )
     args = ap.parse_args()
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     vocab = Vocab()
@@ -90,8 +97,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         hf.save_pretrained(d, safe_serialization=True)
         ours = load_hf_gpt2(d)
+    hf, ours = hf.to(dtype), ours.to(dtype)
 
-    results = {"preset": args.preset, "tokens": args.tokens, "threads": torch.get_num_threads()}
+    results = {
+        "preset": args.preset,
+        "dtype": args.dtype,
+        "tokens": args.tokens,
+        "threads": torch.get_num_threads(),
+    }
     for B in (1, 4):
         prompt = torch.randint(0, vocab.size, (B, 16))
         best = {"musenet": float("inf"), "transformers": float("inf")}

@@ -100,6 +100,43 @@ def test_cached_decoding_equals_full_forward(attention):
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "kw", [{}, {"musenet_embeddings": False}, {"bias": False}, {"attention": "strided", "sparse_stride": 8}]
+)
+def test_decode_step_equals_full_forward(kw):
+    m = tiny(**kw)
+    idx = torch.randint(0, V, (3, T))
+    pos = positions(3, T) if m.config.musenet_embeddings else None
+    with torch.no_grad():
+        full = m(idx, pos)[0]
+        cache = m.new_cache(batch=3, max_len=T)
+        m(idx[:, :10], None if pos is None else Positions(*(p[:, :10] for p in pos)), cache=cache)
+        steps = [
+            m.decode_step(idx[:, t], None if pos is None else Positions(*(p[:, t] for p in pos)), cache)
+            for t in range(10, T)
+        ]
+    assert cache.length == T
+    torch.testing.assert_close(torch.stack(steps, 1), full[:, 10:], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="cache holds"):
+        m.decode_step(idx[:, 0], None if pos is None else Positions(*(p[:, 0] for p in pos)), cache)
+
+
+def test_decode_step_in_bf16_stays_close_to_fp32():
+    m = tiny()
+    mb = tiny().to(torch.bfloat16)
+    idx = torch.randint(0, V, (2, 24))
+    pos = positions(2, 24)
+    with torch.no_grad():
+        c, cb = m.new_cache(2, 24), mb.new_cache(2, 24)
+        head = Positions(*(p[:, :12] for p in pos))
+        m(idx[:, :12], head, cache=c), mb(idx[:, :12], head, cache=cb)
+        for t in range(12, 24):
+            p = Positions(*(q[:, t] for q in pos))
+            a, b = m.decode_step(idx[:, t], p, c), mb.decode_step(idx[:, t], p, cb)
+            assert b.dtype == torch.bfloat16
+            torch.testing.assert_close(b.float().softmax(-1), a.softmax(-1), atol=2e-3, rtol=0.05)
+
+
 def test_cache_truncate_branches_from_a_prefix():
     m = tiny()
     idx = torch.randint(0, V, (1, T))

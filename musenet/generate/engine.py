@@ -171,6 +171,6 @@ def _generate_ids(
         if cache.length + 1 > ctx:
             refill = True
             continue
-        logits = model(tok[:, None], _positions(p[:, None, :]), cache=cache)[0][:, -1]
+        logits = model.decode_step(tok, _positions(p), cache=cache)
     flush()
     return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]

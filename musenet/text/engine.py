@@ -72,4 +72,4 @@ def stream_ids(
             cache.truncate(0)
             logits = model(seq[:, -keep:], cache=cache)[0][:, -1]
         else:
-            logits = model(nxt[:, None], cache=cache)[0][:, -1]
+            logits = model.decode_step(nxt, cache=cache)
