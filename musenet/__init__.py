@@ -1,8 +1,8 @@
 """musenet: an open, local MuseNet.
 
-    import musenet
-    composer = musenet.load()          # the shipped default model (or a run folder / model name)
-    pieces = composer.generate(style="bach", instruments=["piano", "violin"], seconds=30, candidates=4, seed=1)
+import musenet
+composer = musenet.load()          # the shipped default model (or a run folder / model name)
+pieces = composer.generate(style="bach", instruments=["piano", "violin"], seconds=30, candidates=4, seed=1)
 """
 
 __version__ = "0.1.0"

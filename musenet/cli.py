@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("musenet.data.cli", "build and inspect training data"),
     "train": ("musenet.train.cli", "train a model on a built dataset"),
     "train-critic": ("musenet.critic.cli", "train the inner critic (real vs generated) for a model"),
+    "export": (
+        "musenet.commands.export",
+        "export a training run's model for generation (bf16, sampling defaults)",
+    ),
     "render": ("musenet.commands.render", "render a MIDI file to WAV through a General MIDI SoundFont"),
     "evaluate": (
         "musenet.evaluate.cli",

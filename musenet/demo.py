@@ -2,8 +2,9 @@
 
 1. The codec: encodes examples/pop909_008.mid into MuseNet tokens, prints the start of the stream with its
    structural positions, decodes it back and writes out/demo/roundtrip.mid.
-2. The composer (when a default model is installed): continues the example's first 10 seconds and composes
-   from scratch, writing out/demo/*.mid and *.wav.
+2. The composer (when a default model is installed): continues the example's first 10 seconds, and composes
+   from scratch in five styles and instrumentations (a pop band with drums, a game tune, Bach on the piano, an
+   Irish flute tune, Palestrina for strings), two candidates each, writing out/demo/*.mid and *.wav.
 """
 
 from __future__ import annotations
@@ -60,14 +61,18 @@ def show_composer(src: Path, out_dir: Path) -> None:
     step = composer.meta.get("step")
     print(f"\n== composing with the default model ({composer.path.name}, step {step}) ==")
     jobs = [
-        ("continue", dict(primer=src, prompt_seconds=None, style="pop", instruments=["piano"], seconds=15)),
-        ("bach", dict(style="bach", instruments=["piano", "violin", "cello"], seconds=20)),
+        ("continue", dict(primer=src, prompt_seconds=None, style="pop", instruments=["piano"], seconds=20)),
+        ("band", dict(style="pop", instruments=["piano", "bass", "guitar", "drums"], seconds=20)),
+        ("game", dict(style="game", instruments=["piano", "bass", "flute", "drums"], seconds=20)),
+        ("bach", dict(style="bach", instruments=["piano"], seconds=20)),
+        ("irish", dict(style="irish_folk", instruments=["flute"], seconds=20)),
+        ("palestrina", dict(style="palestrina", instruments=["violin", "cello"], seconds=20)),
     ]
     for name, kwargs in jobs:
         if kwargs.get("primer") is not None:
             kwargs["primer"] = load_midi(src).window(0.0, 10.0)
         t0 = time.monotonic()
-        pieces = composer.generate(candidates=2, seed=1, top_p=0.95, **kwargs)
+        pieces = composer.generate(candidates=2, seed=1, **kwargs)
         wall = time.monotonic() - t0
         for c in pieces:
             base = out_dir / f"{name}-{c.index}"

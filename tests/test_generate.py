@@ -163,3 +163,37 @@ def test_package_level_load(tmp_path):
     assert c.instruments in ([], ["harp"]) and c.seconds <= 1.0 + 1e-9
     with pytest.raises(UserError, match="not found"):
         musenet.load(tmp_path / "missing")
+
+
+def test_the_model_s_sampling_defaults_apply_unless_overridden(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import musenet
+    from musenet.model import checkpoint
+
+    run = tmp_path / "run"
+    checkpoint.save(run, tiny_model(block_size=64), step=3, seed=0, vocab=VOCAB.config.to_dict())
+    out = tmp_path / "greedy"
+    cmd = [sys.executable, "-m", "musenet", "export", str(run), str(out), "--temperature", "0"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "config.json").read_text())["sampling"] == {"temperature": 0.0}
+    composer = musenet.load(out)
+    assert composer.sampling == SampleConfig(0.0, 0, 0.95)
+    kw = dict(instruments=["piano", "flute"], seconds=3, candidates=1)
+    # temperature 0 from the model's config: greedy, so every seed gives the same piece...
+    a, b = (composer.generate(seed=s, **kw)[0] for s in (1, 2))
+    assert np.array_equal(a.ids, b.ids)
+    # ...and a temperature given by the caller wins
+    c, d = (composer.generate(seed=s, temperature=1.0, top_p=1.0, **kw)[0] for s in (1, 2))
+    assert not np.array_equal(c.ids, d.ids)
+    # a model without the entry samples at temperature 1, nucleus 0.95
+    assert musenet.load(run).sampling == SampleConfig(1.0, 0, 0.95)
+    bad = subprocess.run(cmd[:-1] + ["-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "temperature" in bad.stderr and "Traceback" not in bad.stderr
+    missing = subprocess.run(
+        cmd[:4] + [str(tmp_path / "nope"), str(tmp_path / "x")], capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "no checkpoint" in missing.stderr

@@ -41,9 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seeds sampling and every random draw (default 0)"
     )
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
-    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default: the model's)")
+    parser.add_argument(
+        "--top-k", type=int, help="sample from the k most likely tokens (0 = all; default: the model's)"
+    )
+    parser.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
     parser.add_argument(
         "--rerank",
         type=int,

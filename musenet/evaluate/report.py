@@ -92,6 +92,14 @@ def _samples(m: dict) -> list[str]:
         "asked for; recall = share of the asked instruments that play; exact = both sets equal. Length = the last "
         "note's end vs the seconds asked."
     )
+    if m.get("sampling"):
+        d = m["sampling"]
+        out += [
+            "",
+            f"Sampling: temperature {d['temperature']:g}, top-k {d['top_k'] or 'off'}, top-p {d['top_p']:g}"
+            + (f", critic reranking {d['rerank']} per sample" if d.get("rerank", 1) > 1 else "")
+            + ", under the grammar masks of `musenet generate`.",
+        ]
     out.append("")
     rows = []
     for style, a in [("all", s)] + list(s["per_style"].items()):

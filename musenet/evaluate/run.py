@@ -71,9 +71,10 @@ class EvalConfig:
     real_splits: tuple[str, ...] = ("test",)
     """The held-out real pieces samples are compared with (statistics, classifier, memorisation); NLL is on test."""
     seed: int = 0
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 0.95
+    temperature: float | None = None
+    """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
+    top_k: int | None = None
+    top_p: float | None = None
     rerank: int = 1
     """Sample this many per kept sample and keep those the model's critic rates most real (1: off)."""
     max_test_tokens: int | None = 200_000
@@ -248,7 +249,14 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
 
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
-    sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, rerank=cfg.rerank)
+    d = composer.sampling
+    sampling = dict(
+        temperature=d.temperature if cfg.temperature is None else cfg.temperature,
+        top_k=d.top_k if cfg.top_k is None else cfg.top_k,
+        top_p=d.top_p if cfg.top_p is None else cfg.top_p,
+        rerank=cfg.rerank,
+    )
+    metrics["sampling"] = sampling
     samples: list[Sample] = []
     if cfg.samples:
         what = f"generating {cfg.samples} x {cfg.seconds:g} s for {len(styles)} styles ({', '.join(styles)})"

@@ -36,9 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="sample N per candidate and keep those the model's critic rates most real (default 1: off)",
     )
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = all)")
-    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    parser.add_argument(
+        "--temperature", type=float, help="sampling temperature (default: the model's, see its card)"
+    )
+    parser.add_argument(
+        "--top-k", type=int, help="sample from the k most likely tokens (0 = all; default: the model's)"
+    )
+    parser.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, model and device: identical files")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
     parser.add_argument("--no-audio", action="store_true", help="write MIDI only, no WAV")

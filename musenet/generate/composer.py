@@ -97,6 +97,18 @@ class Composer:
         self._critic = None  # loaded on first use by critic()
 
     @property
+    def sampling(self) -> SampleConfig:
+        """The model's own sampling defaults (`sampling` in its config.json, chosen by evaluation and written in its
+        model card), else temperature 1 and nucleus 0.95."""
+        d = self.meta.get("sampling") or {}
+        try:
+            return SampleConfig(
+                float(d.get("temperature", 1.0)), int(d.get("top_k", 0)), float(d.get("top_p", 0.95))
+            )
+        except (TypeError, ValueError):
+            raise UserError(f"{self.path}: config.json has a bad `sampling` entry: {d}") from None
+
+    @property
     def styles(self) -> list[str]:
         return list(self.vocab.config.styles)
 
@@ -112,16 +124,22 @@ class Composer:
         primer: str | Path | Piece | None = None,
         prompt_seconds: float | None = None,
         candidates: int = 4,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
         seed: int = 0,
         progress: Callable[[float], None] | None = None,
         rerank: int = 1,
     ) -> list[Candidate]:
-        """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real."""
+        """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real.
+        Sampling settings left None are the model's own defaults (`Composer.sampling`)."""
+        d = self.sampling
         try:
-            sampling = SampleConfig(temperature, top_k, top_p)
+            sampling = SampleConfig(
+                d.temperature if temperature is None else temperature,
+                d.top_k if top_k is None else top_k,
+                d.top_p if top_p is None else top_p,
+            )
         except ValueError as e:
             raise UserError(str(e)) from None
         cfg = GenerateConfig(style, tuple(instruments), seconds, candidates, seed, sampling)

@@ -174,8 +174,11 @@ def load_optimizer(run_dir: str | Path) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def export(run_dir: str | Path, out_dir: str | Path, dtype: str = "bf16") -> Path:
-    """Copy a run's model (no optimizer) into out_dir with weights in `dtype`, for shipping."""
+def export(
+    run_dir: str | Path, out_dir: str | Path, dtype: str = "bf16", sampling: dict[str, Any] | None = None
+) -> Path:
+    """Copy a run's model (no optimizer) into out_dir with weights in `dtype`, for shipping; `sampling` (temperature,
+    top_k, top_p) is the model's default sampling, kept in its config.json."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}")
     model, meta = load_model(run_dir)
@@ -188,5 +191,7 @@ def export(run_dir: str | Path, out_dir: str | Path, dtype: str = "bf16") -> Pat
         train=meta.get("train"),
         dtype=dtype,
         commit=meta.get("git_commit"),
+        extra={k: meta[k] for k in ("tokens", "elapsed_s", "world_size") if k in meta}
+        | ({"sampling": sampling} if sampling else {}),
     )
     return Path(out_dir)

@@ -40,9 +40,13 @@ class AskBody(BaseModel):
     )
     seconds: float = Field(20.0, description="length of the new music, in seconds")
     candidates: int = Field(4, description="how many candidates to generate")
-    temperature: float = Field(1.0, description="sampling temperature; lower is safer, higher is wilder")
-    top_k: int = Field(0, description="sample among the k most likely tokens (0: all)")
-    top_p: float = Field(0.95, description="nucleus sampling mass")
+    temperature: float | None = Field(
+        None, description="sampling temperature; lower is safer, higher is wilder (null: the model's default)"
+    )
+    top_k: int | None = Field(
+        None, description="sample among the k most likely tokens (0: all; null: the model's)"
+    )
+    top_p: float | None = Field(None, description="nucleus sampling mass (null: the model's default)")
     seed: int | None = Field(None, ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
 
     def ask(self) -> Ask:

@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +46,10 @@ class Ask:
     seconds: float = 20.0
     """Length of the new music."""
     candidates: int = 4
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 0.95
+    temperature: float | None = None
+    """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
+    top_k: int | None = None
+    top_p: float | None = None
     seed: int | None = None
     """None: a random seed, reported with each candidate so it can be reproduced."""
 
@@ -87,7 +88,7 @@ class CoComposer:
             "model": Path(self.composer.path).name if self.composer.path else "model",
             "styles": self.composer.styles,
             "instruments": self.composer.instruments,
-            "defaults": {k: v for k, v in asdict(Ask()).items() if k != "seed"},
+            "defaults": {k: v for k, v in asdict(self._resolved(Ask())).items() if k != "seed"},
             "limits": {
                 "max_candidates": c.max_candidates,
                 "max_seconds": c.max_seconds,
@@ -212,6 +213,7 @@ class CoComposer:
                 f"this piece would last {node.piece.duration + ask.seconds:.0f} s, over the server's limit "
                 f"of {c.max_piece_seconds:g} s; continue an earlier node or ask for less"
             )
+        ask = self._resolved(ask)
         if not 0.05 <= ask.temperature <= 5:
             raise UserError(f"temperature must be between 0.05 and 5, got {ask.temperature:g}")
         try:
@@ -222,7 +224,18 @@ class CoComposer:
             self.composer.vocab
         )
 
+    def _resolved(self, ask: Ask) -> Ask:
+        """`ask` with its unset sampling settings filled from the model's defaults."""
+        d = self.composer.sampling
+        return replace(
+            ask,
+            temperature=d.temperature if ask.temperature is None else ask.temperature,
+            top_k=d.top_k if ask.top_k is None else ask.top_k,
+            top_p=d.top_p if ask.top_p is None else ask.top_p,
+        )
+
     def _compose(self, sid: str, parent: Node | None, ask: Ask, seed: int, report) -> list[dict]:
+        ask = self._resolved(ask)
         cands = self.composer.generate(
             style=ask.style,
             instruments=ask.instruments,

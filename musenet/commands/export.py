@@ -1,0 +1,53 @@
+"""`musenet export RUN OUT`: a training run's model -> a shippable model folder (no optimizer, bf16 by default).
+
+The folder holds `model.safetensors` and `config.json` (model, vocabulary and training configs, step), and the
+model's own sampling defaults when given: `musenet generate`, the web app and `musenet evaluate` use them unless
+told otherwise. `musenet generate --model OUT` (or `musenet.load("OUT")`) loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UserError
+
+HELP = "export a training run's model for generation (bf16 weights, sampling defaults)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, help="the training run folder (`musenet train --out`)")
+    parser.add_argument("out", type=Path, help="the model folder to write")
+    parser.add_argument(
+        "--dtype", default="bf16", choices=("bf16", "fp16", "fp32"), help="weights (default bf16)"
+    )
+    parser.add_argument("--temperature", type=float, help="the model's default sampling temperature")
+    parser.add_argument("--top-k", type=int, help="the model's default top-k (0 = off)")
+    parser.add_argument("--top-p", type=float, help="the model's default nucleus mass")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..generate.sampling import SampleConfig
+    from ..model.checkpoint import CONFIG, WEIGHTS, export
+
+    # only reads the run (a live run may be writing its next checkpoint: see `checkpoint`'s commit protocol)
+    if not ((args.run / CONFIG).is_file() and (args.run / WEIGHTS).is_file()):
+        raise UserError(f"{args.run} holds no checkpoint (config.json + model.safetensors)")
+    if args.out.resolve() == args.run.resolve():
+        raise UserError("export into another folder than the run's")
+    given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    sampling = {k: v for k, v in given.items() if v is not None}
+    if sampling:
+        d = SampleConfig()
+        try:
+            SampleConfig(
+                sampling.get("temperature", d.temperature),
+                sampling.get("top_k", d.top_k),
+                sampling.get("top_p", d.top_p),
+            )
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    out = export(args.run, args.out, args.dtype, sampling=sampling or None)
+    size = (out / "model.safetensors").stat().st_size / 2**20
+    print(f"wrote {out}/ (model.safetensors {size:.1f} MB {args.dtype}, config.json)")
+    return 0
