@@ -152,6 +152,26 @@ def test_bf16_autocast_and_plain_gpt2_ablation_train(tmp_path):
     assert "wtime" not in dict(result.model.transformer.named_children())
 
 
+def test_zero_structural_init_starts_the_tables_at_zero_and_trains_them(tmp_path):
+    from musenet.train.loop import train
+
+    small = {**SMALL, "n_layer": 1, "n_embd": 32, "context": 16, "batch_size": 2}
+    tables = ("wtime", "wchord", "wpart", "wcount")
+    # one step at a negligible learning rate: Adam moves each weight by about lr, so the tables stay ~0
+    cfg = TrainConfig(
+        data="u", out=str(tmp_path / "z0"), max_steps=1, lr=1e-9, structural_init="zero", **small
+    )
+    at0 = train(cfg)
+    assert all(at0.model.transformer[t].weight.abs().max() < 1e-7 for t in tables)
+    assert at0.model.transformer.wte.weight.abs().sum() > 0  # the rest is initialised as usual
+    later = train(
+        TrainConfig(data="u", out=str(tmp_path / "z"), max_steps=3, structural_init="zero", **small)
+    )
+    assert all(later.model.transformer[t].weight.any() for t in tables)  # they learn from zero
+    with pytest.raises(ValueError, match="structural_init"):
+        TrainConfig(data="u", out="o", structural_init="ones")
+
+
 def test_auto_dtype_follows_the_hardware():
     from musenet.train.optim import autocast_dtype, fast_bf16
 

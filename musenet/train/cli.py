@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MuseNet's time/chord/part/countdown embeddings (default on; off = plain GPT-2)",
     )
     parser.add_argument(
+        "--structural-init",
+        choices=("normal", "zero"),
+        default=None,
+        help="initial MuseNet embedding tables: normal N(0, 0.02) (default) or zero",
+    )
+    parser.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=None,

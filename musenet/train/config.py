@@ -54,6 +54,9 @@ class TrainConfig:
     dropout: float = 0.0
     musenet_embeddings: bool = True
     """Off = plain GPT-2 (token + position embeddings only), for the ablation."""
+    structural_init: str = "normal"
+    """Initial MuseNet embedding tables: `normal` (N(0, 0.02), as GPT-2's) or `zero` (they start as no-ops and
+    grow only where they lower the loss)."""
     attention: str = "dense"
     """dense, strided or fixed (block-sparse; see musenet.model.sparse)."""
     sparse_stride: int = 128
@@ -99,6 +102,8 @@ class TrainConfig:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(MODEL_PRESETS)}")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ValueError(f"dtype must be auto, bf16 or fp32, not {self.dtype!r}")
+        if self.structural_init not in ("normal", "zero"):
+            raise ValueError(f"structural_init must be normal or zero, not {self.structural_init!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:

@@ -103,6 +103,10 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
 
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = GPT(mcfg)
+    if cfg.structural_init == "zero" and mcfg.musenet_embeddings:
+        with torch.no_grad():
+            for name in ("wtime", "wchord", "wpart", "wcount"):
+                model.transformer[name].weight.zero_()
     start, opt_state, elapsed0, tokens0 = 0, None, 0.0, 0
     if resume:
         model, meta = checkpoint.load_model(out)
