@@ -66,3 +66,18 @@ def test_instrument_sets_are_drawn_from_real_pieces():
     drawn = draw_instruments(sets, 50, rng)
     assert set(drawn) == set(sets)
     assert draw_instruments([], 2, rng) == [("piano",), ("piano",)]
+
+
+def test_real_excerpts_fill_in_small_styles_with_consecutive_windows():
+    from musenet.evaluate.run import real_excerpts
+
+    p = split_piece()  # ~40 s of notes
+    seconds = p.duration * VOCAB.config.time_unit_ms / 1000
+    one = real_excerpts([p] * 20, VOCAB, 5.0, 16)  # enough pieces: the first excerpt of each
+    assert len(one) == 20 and all(np.array_equal(e.notes, excerpt(p, VOCAB, 5.0).notes) for e in one)
+    few = real_excerpts([p, p], VOCAB, 5.0, 16)  # two pieces: 8 consecutive windows of each
+    assert len(few) == 16
+    for k in range(8):
+        np.testing.assert_array_equal(few[k].notes, excerpt(p, VOCAB, 5.0, 5.0 * k).notes)
+    # never past the piece's end
+    assert len(real_excerpts([p], VOCAB, seconds / 2, 100)) <= 3

@@ -128,7 +128,8 @@ def _music(m: dict) -> list[str]:
         f"Features per piece on the codec's events (see `musenet/evaluate/features.py`). Times are seconds, so a "
         f"'beat' is a fixed {g['beat_seconds']} s and a 'bar' {g['bar_seconds']} s ({g['steps_per_bar']} steps for "
         f"onset patterns), not the music's own meter. Real = the first {m['config']['seconds']} s of each {held} piece "
-        "of the style. OA = overlapping area of the two per-piece distributions (Gaussian KDEs on one shared grid, "
+        f"of the style (and, for a style with under {m['config'].get('min_real', 16)} held-out pieces, the "
+        "following excerpts of the same length). OA = overlapping area of the two per-piece distributions (Gaussian KDEs on one shared grid, "
         "Yang & Lerch 2020; 1 = identical); KL = KL(real || generated) in nats (it saturates near 30 for disjoint sets: the densities are floored at 1e-12). Histogram features compare the "
         "intra-set (real-real) and inter-set (real-generated) distance distributions."
     )
@@ -230,7 +231,7 @@ def render(m: dict) -> str:
         "- Few samples per style give wide error bars: an OA or an accuracy over 4 pieces is a hint, not a result.",
         "- Bars and beats are fixed 2 s / 0.5 s windows (our events carry no meter); groove and per-bar numbers "
         "measure regularity against that grid, for real and generated alike.",
-        "- Real excerpts are the first seconds of held-out pieces; generated samples start from scratch with the "
+        "- Real excerpts are the first seconds of held-out pieces (consecutive excerpts for styles with few); generated samples start from scratch with the "
         "instrument set of a real piece of the style. Samples are drawn with the grammar masks of `musenet "
         "generate`, so validity and instrument precision are guaranteed by construction; recall and length are not.",
         "- The style classifier is weak by design (a linear model on a few statistics): its accuracy on real held-out "

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..codec.events import Piece
 from ..codec.vocab import Vocab
 from ..errors import UserError
 from . import corpus, likelihood, plots, report
@@ -88,6 +89,9 @@ class EvalConfig:
     """Consecutive excerpts of `seconds` per training piece for the classifier."""
     classifier_min_pieces: int = 5
     """Styles with fewer training pieces are not classes of the style classifier."""
+    min_real: int = 16
+    """Music statistics: a style with fewer held-out pieces takes consecutive excerpts of each (up to this many
+    in all), so a style held out as 2 long songs is not compared on 2 points."""
     memo: MemoConfig = MemoConfig()
     grid: Grid = Grid()
     bf16: bool = False
@@ -270,7 +274,7 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
     music, real_of, scalars = {}, {}, {}
     with stage("music", "music statistics"):
         for s in styles:
-            real_of[s] = [excerpt(p, vocab, cfg.seconds) for p in held.of_style(s)]
+            real_of[s] = real_excerpts(held.of_style(s), vocab, cfg.seconds, cfg.min_real)
             gen = [x.piece for x in samples if x.style == s and x.piece is not None]
             music[s] = compare_sets(real_of[s], gen, cfg.grid)
             scalars[s] = music[s].pop("_scalars")
@@ -288,6 +292,23 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
     (cfg.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     (cfg.out / "report.md").write_text(report.render(metrics), encoding="utf-8")
     return metrics
+
+
+def real_excerpts(pieces: list[SplitPiece], vocab: Vocab, seconds: float, min_real: int) -> list[Piece]:
+    """The first `seconds` of each piece; for fewer than `min_real` pieces, also the next consecutive excerpts of
+    each (those with at least 8 notes) until there are about `min_real` excerpts."""
+    per = max(1, -(-min_real // max(1, len(pieces))))  # ceil
+    unit_s = vocab.config.time_unit_ms / 1000
+    out = []
+    for p in pieces:
+        for k in range(per):
+            start = k * seconds
+            if k and start >= p.duration * unit_s:
+                break
+            e = excerpt(p, vocab, seconds, start)
+            if k == 0 or len(e) >= 8:
+                out.append(e)
+    return out
 
 
 def _plots(
