@@ -4,7 +4,7 @@
    structural positions, decodes it back and writes out/demo/roundtrip.mid.
 2. The composer (when a default model is installed): continues the example's first 10 seconds, and composes
    from scratch in five styles and instrumentations (a pop band with drums, a game tune, Bach on the piano, an
-   Irish flute tune, Palestrina for strings), two candidates each, writing out/demo/*.mid and *.wav.
+   Irish fiddle tune, Palestrina for strings), two candidates each, writing out/demo/*.mid and *.wav.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def show_composer(src: Path, out_dir: Path) -> None:
         ("band", dict(style="pop", instruments=["piano", "bass", "guitar", "drums"], seconds=20)),
         ("game", dict(style="game", instruments=["piano", "bass", "flute", "drums"], seconds=20)),
         ("bach", dict(style="bach", instruments=["piano"], seconds=20)),
-        ("irish", dict(style="irish_folk", instruments=["flute"], seconds=20)),
+        ("irish", dict(style="irish_folk", instruments=["violin"], seconds=20)),
         ("palestrina", dict(style="palestrina", instruments=["violin", "cello"], seconds=20)),
     ]
     for name, kwargs in jobs:

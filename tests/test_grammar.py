@@ -65,3 +65,31 @@ def test_random_streams_under_the_mask_decode_cleanly():
         again, _ = decode(encode(piece, VOCAB, style="bach").ids, VOCAB)
         assert np.array_equal(again.notes, piece.notes)
         assert len(piece) > 20
+
+
+@pytest.mark.parametrize("cap", [None, 150])
+def test_silence_is_capped_when_asked(cap):
+    # a stream that waits whenever it may (the longest wait), else ends, else plays the lowest allowed note
+    names = [i.name for i in VOCAB.config.instruments]
+    g = Grammar(VOCAB, 1, [names.index("flute")], duration=3000, min_end=2400, max_silence=cap)
+    ids = [VOCAB.style_id("irish_folk"), VOCAB.instrument_offset + names.index("flute"), VOCAB.start]
+    for t in ids:
+        g.push(np.array([t]))
+    while not g.ended[0]:
+        allowed = g.mask()[0].nonzero()[0]
+        waits = allowed[(allowed >= VOCAB.wait_offset) & (allowed < VOCAB.style_offset)]
+        t = waits.max() if len(waits) else VOCAB.end if VOCAB.end in allowed else allowed.min()
+        ids.append(int(t))
+        g.push(np.array([t]))
+    piece, repairs = decode(np.array(ids), VOCAB)
+    assert not repairs and g.time[0] == 3000
+    if cap is None:
+        assert len(piece) == 0  # nothing forces a note: the stream waits out the whole piece
+        return
+    # every silence, from the start to each onset and from each note's end to the next onset, is within the cap
+    assert len(piece) > 0
+    unit = VOCAB.config.time_unit_ms / 1000
+    starts = np.sort(piece.notes["start"])
+    gaps = np.diff(np.concatenate([[0.0], starts]))
+    assert gaps.max() <= cap * unit + 1e-9
+    assert 3000 * unit - piece.notes["end"].max() <= cap * unit + 1e-9

@@ -11,7 +11,10 @@ have written, and so decodes with no repairs:
 - a note-off only for a sounding note;
 - a wait only while it keeps the clock at or before the requested duration; once the clock reaches it, only the
   note-offs of sounding notes, then drum hits (which need no note-off) and `end` remain;
-- `end` only when nothing sounds and the clock has reached `min_end`; after `end`, only pad.
+- `end` only when nothing sounds and the clock has reached `min_end`; after `end`, only pad;
+- with `max_silence`, a wait only while it keeps the current silence (nothing sounding, no onset) within that
+  many time units, so a stream cannot drift into minutes of nothing: generation sets it, the encoder's
+  acceptance of real files does not need it.
 
 `push(tokens)` advances every stream by one token and returns that token's structural positions (the same
 definitions as `codec.positions`, which the tests check against the encoder on real files).
@@ -29,13 +32,23 @@ from .vocab import Vocab
 
 class Grammar:
     def __init__(
-        self, vocab: Vocab, batch: int, instruments: Sequence[int], duration: int, min_end: int | None = None
+        self,
+        vocab: Vocab,
+        batch: int,
+        instruments: Sequence[int],
+        duration: int,
+        min_end: int | None = None,
+        max_silence: int | None = None,
     ):
-        """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`: time units."""
+        """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
+        `max_silence`: time units (`max_silence` None: silences of any length)."""
         self.vocab = vocab
         self.batch = batch
         self.duration = int(duration)
         self.min_end = self.duration if min_end is None else min(int(min_end), self.duration)
+        if max_silence is not None and max_silence < 1:
+            raise ValueError(f"max_silence must be >= 1 time unit, got {max_silence}")
+        self.max_silence = max_silence
         cfg = vocab.config
         V, n = vocab.size, vocab.n_notes
         table = vocab.note_table
@@ -66,6 +79,7 @@ class Grammar:
         self.n_sounding = np.zeros(batch, np.int64)
         self.onsets = np.zeros(batch, np.int64)  # note-ons at the current moment
         self.time = np.zeros(batch, np.int64)
+        self.quiet_from = np.zeros(batch, np.int64)  # the last time something sounded or started
         self.ended = np.zeros(batch, bool)
 
     def mask(self) -> np.ndarray:
@@ -83,6 +97,10 @@ class Grammar:
         ons = self.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
         ons &= room & (before_limit | (self.is_drum_tok & silent))
         waits = self.is_wait & (self.time[:, None] + self.wait_len <= self.duration)
+        if self.max_silence is not None:
+            quiet = (self.n_sounding == 0)[:, None]
+            too_long = self.time[:, None] + self.wait_len - self.quiet_from[:, None] > self.max_silence
+            waits &= ~(quiet & too_long)
         allowed = offs | ons | waits
         allowed[:, v.end] = (self.n_sounding == 0) & (self.time >= self.min_end)
         # before `start` (a stream given without its prefix), the prefix tokens are the only choice
@@ -114,6 +132,7 @@ class Grammar:
         self.onsets[moved] = 0
         self.last_on[moved] = -1
         self.last_off[moved] = -1
+        self.quiet_from = np.where((self.n_sounding > 0) | on, self.time, self.quiet_from)
         self.started |= tokens == v.start
         self.ended |= tokens == v.end
         chord = np.where(on, np.minimum(self.onsets, cfg.max_chord), 0)

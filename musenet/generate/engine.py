@@ -44,6 +44,9 @@ class GenerateConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     min_fraction: float = 0.8
     """The model may end the piece from this share of the requested length on."""
+    max_silence: float | None = 4.0
+    """Seconds of silence (nothing sounding, nothing starting) the new music may hold at most; None: no cap. A small
+    model asked for an instrument it rarely saw for a style can otherwise wait out the whole piece."""
 
     def check(self, vocab: Vocab) -> None:
         names = [i.name for i in vocab.config.instruments]
@@ -60,6 +63,8 @@ class GenerateConfig:
             raise UserError(f"--candidates must be 1..64, got {self.candidates}")
         if not 0 <= self.min_fraction <= 1:
             raise UserError("min_fraction must be in [0, 1]")
+        if self.max_silence is not None and not self.max_silence > 0:
+            raise UserError(f"max_silence must be > 0 seconds (or None), got {self.max_silence}")
 
 
 @dataclass
@@ -121,7 +126,15 @@ def _generate_ids(
         present |= {int(k) for k in np.unique(vocab.note_table[body[body < vocab.n_notes], 0])}
     new_units = max(1, round(cfg.seconds * 1000 / unit_ms))
     duration = primer_units + new_units
-    grammar = Grammar(vocab, B, allowed, duration, min_end=primer_units + round(cfg.min_fraction * new_units))
+    silence = None if cfg.max_silence is None else max(1, round(cfg.max_silence * 1000 / unit_ms))
+    grammar = Grammar(
+        vocab,
+        B,
+        allowed,
+        duration,
+        min_end=primer_units + round(cfg.min_fraction * new_units),
+        max_silence=silence,
+    )
 
     prefix = prefix_ids(vocab, cfg.style, sorted(present))
     start = np.concatenate([prefix, body])
