@@ -8,6 +8,7 @@ told otherwise. `musenet generate --model OUT` (or `musenet.load("OUT")`) loads 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UserError
@@ -37,16 +38,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("export into another folder than the run's")
     given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
     sampling = {k: v for k, v in given.items() if v is not None}
-    if sampling:
-        d = SampleConfig()
-        try:
-            SampleConfig(
-                sampling.get("temperature", d.temperature),
-                sampling.get("top_k", d.top_k),
-                sampling.get("top_p", d.top_p),
-            )
-        except ValueError as e:
-            raise UserError(str(e)) from None
+    try:
+        replace(SampleConfig(), **sampling)  # checks the given values
+    except ValueError as e:
+        raise UserError(str(e)) from None
     out = export(args.run, args.out, args.dtype, sampling=sampling or None)
     size = (out / "model.safetensors").stat().st_size / 2**20
     print(f"wrote {out}/ (model.safetensors {size:.1f} MB {args.dtype}, config.json)")
