@@ -26,6 +26,7 @@ from musenet.codec.vocab import Vocab
 from musenet.generate.engine import GenerateConfig, generate_ids
 from musenet.generate.sampling import SampleConfig, sample
 from musenet.model.config import PRESETS, GPTConfig
+from musenet.model.decode import Decoder
 from musenet.model.gpt import GPT
 from musenet.model.hf import load_hf_gpt2
 
@@ -38,10 +39,11 @@ def ours_decode(model: GPT, prompt: torch.Tensor, n_new: int, seed: int) -> torc
     logits = model(prompt, cache=cache)[0][:, -1]
     out = []
     cfg = SampleConfig(1.0)
+    step = Decoder(model)
     for _ in range(n_new):
         tok = sample(logits, cfg, g)
         out.append(tok)
-        logits = model.decode_step(tok, cache=cache)
+        logits = step(tok, cache=cache)
     return torch.stack(out, 1)
 
 

@@ -6,10 +6,11 @@ import torch
 
 from musenet.codec.decode import decode
 from musenet.codec.events import Piece, make_notes
+from musenet.codec.grammar import Grammar
 from musenet.codec.vocab import Vocab
 from musenet.errors import UserError
 from musenet.generate.composer import Composer
-from musenet.generate.engine import GenerateConfig, generate_ids
+from musenet.generate.engine import GenerateConfig, generate_ids, reachable
 from musenet.generate.sampling import SampleConfig, sample
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT, Positions
@@ -107,6 +108,30 @@ def test_primer_is_kept_verbatim_and_continued(model):
     assert first["pitch"] == 67 and abs(first["start"]) < 1e-5  # the window starts 1 s before the end
 
 
+def test_the_decoded_rows_hold_every_token_the_grammar_can_allow(model):
+    # a primer with piano and violin, new music for flute and drums: the engine computes logits only for the
+    # tokens of `reachable`; replaying the whole vocabulary's grammar over its streams never allows another
+    notes = make_notes([0.0, 0.5, 1.0], [1.6, 1.0, 2.0], [60, 64, 67], [70, 80, 90], [0, 0, 40])
+    insts = ("flute", "drums")
+    cfg = GenerateConfig(instruments=insts, seconds=4, candidates=3, seed=5, sample=SampleConfig(1.5))
+    names = [i.name for i in VOCAB.config.instruments]
+    present = sorted({names.index(n) for n in (*insts, "piano", "violin")})
+    rows = reachable(VOCAB, present)
+    assert len(rows) < VOCAB.size / 2
+    for g in generate_ids(model, VOCAB, cfg, primer=Piece(notes)):
+        grammar = Grammar(VOCAB, 1, [names.index(n) for n in insts], g.positions[-1, 0], min_end=0)
+        seen = 0
+        for i, t in enumerate(g.ids):
+            if i >= list(g.ids).index(VOCAB.start) + 1:
+                allowed = np.flatnonzero(grammar.mask()[0])
+                assert np.isin(allowed, rows).all(), [
+                    VOCAB.name(int(a)) for a in allowed[~np.isin(allowed, rows)]
+                ]
+                seen += len(allowed)
+            grammar.push(np.array([t]))
+        assert seen > 0
+
+
 def test_a_drum_hit_at_the_primer_end_is_not_doubled(model):
     # the primer's last event is a drum hit at 1.0 s, exactly where the new music starts
     primer = Piece(make_notes([0.0, 1.0], [1.0, 1.1], [60, 36], [80, 100], [0, 128]))
@@ -151,6 +176,32 @@ def test_sampling_filters():
     assert {sample(logits, SampleConfig(1.0, top_p=0.5), g).item() for _ in range(50)} == {3}
     allowed = torch.tensor([[True, True, False, False]])
     assert {sample(logits, SampleConfig(1.0), g, allowed).item() for _ in range(100)} <= {0, 1}
+
+
+def reference_filter(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
+    """Top-k then top-p over a full sort of the vocabulary: (B, V) probabilities."""
+    if cfg.top_k:
+        kth = torch.topk(logits, cfg.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    p = sorted_logits.softmax(-1)
+    p = p.masked_fill((p.cumsum(-1) - p) >= cfg.top_p, 0.0)
+    return torch.zeros_like(p).scatter(-1, order, p / p.sum(-1, keepdim=True))
+
+
+@pytest.mark.parametrize("scale", [0.5, 8.0])  # flat (top-p needs most of the vocabulary) and peaked
+@pytest.mark.parametrize("cfg", [SampleConfig(1.0, top_p=0.9), SampleConfig(1.0, top_k=50, top_p=0.8)])
+def test_top_k_and_top_p_keep_what_a_full_sort_keeps(cfg, scale):
+    from musenet.generate.sampling import candidates
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 3000, generator=g) * scale
+    logits[1, ::2] = float("-inf")  # a masked row
+    probs, ids = candidates(logits, cfg)
+    got = torch.zeros(3, 3000).scatter_add(-1, ids, probs)
+    want = reference_filter(logits, cfg)
+    assert ((got > 0) == (want > 0)).all()
+    torch.testing.assert_close(got / got.sum(-1, keepdim=True), want)
 
 
 def test_package_level_load(tmp_path):

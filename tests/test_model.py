@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from musenet.model import GPT, GPTConfig, Positions, sparse
+from musenet.model import GPT, Decoder, GPTConfig, Positions, sparse
 
 V, T = 97, 48
 
@@ -100,28 +100,73 @@ def test_cached_decoding_equals_full_forward(attention):
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-4)
 
 
+def step_positions(pos: Positions | None, t: int) -> Positions | None:
+    return None if pos is None else Positions(*(p[:, t] for p in pos))
+
+
 @pytest.mark.parametrize(
-    "kw", [{}, {"musenet_embeddings": False}, {"bias": False}, {"attention": "strided", "sparse_stride": 8}]
+    "kw",
+    [
+        {},
+        {"musenet_embeddings": False},
+        {"bias": False},
+        {"attention": "strided", "sparse_stride": 8},
+        "train",
+    ],
 )
-def test_decode_step_equals_full_forward(kw):
-    m = tiny(**kw)
+def test_decoder_equals_full_forward(kw):
+    m = tiny() if kw == "train" else tiny(**kw)
+    if kw == "train":
+        m.train()  # the general path (dropout is 0, so the same function)
     idx = torch.randint(0, V, (3, T))
     pos = positions(3, T) if m.config.musenet_embeddings else None
     with torch.no_grad():
         full = m(idx, pos)[0]
         cache = m.new_cache(batch=3, max_len=T)
         m(idx[:, :10], None if pos is None else Positions(*(p[:, :10] for p in pos)), cache=cache)
-        steps = [
-            m.decode_step(idx[:, t], None if pos is None else Positions(*(p[:, t] for p in pos)), cache)
-            for t in range(10, T)
-        ]
+        step = Decoder(m)
+        assert step.size == V
+        steps = [step(idx[:, t], step_positions(pos, t), cache) for t in range(10, T)]
     assert cache.length == T
     torch.testing.assert_close(torch.stack(steps, 1), full[:, 10:], atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="cache holds"):
-        m.decode_step(idx[:, 0], None if pos is None else Positions(*(p[:, 0] for p in pos)), cache)
+        step(idx[:, 0], step_positions(pos, 0), cache)
 
 
-def test_decode_step_in_bf16_stays_close_to_fp32():
+@pytest.mark.parametrize("strided", [False, True])
+def test_decoder_rows_are_those_logits_in_that_order(strided):
+    m = tiny(**({"attention": "strided", "sparse_stride": 8} if strided else {}))
+    rows = torch.tensor([96, 3, 50, 0, 7])
+    idx = torch.randint(0, V, (2, 20))
+    pos = positions(2, 20)
+    with torch.no_grad():
+        full = m(idx, pos)[0][:, -1]
+        cache = m.new_cache(2, 20)
+        m(idx[:, :19], Positions(*(p[:, :19] for p in pos)), cache=cache)
+        step = Decoder(m, rows)
+        got = step(idx[:, 19], step_positions(pos, 19), cache)
+    assert step.size == 5 and got.shape == (2, 5)
+    torch.testing.assert_close(got, full[:, rows], atol=1e-5, rtol=1e-4)
+
+
+def test_decoder_is_a_snapshot_of_the_weights():
+    m = tiny()
+    idx = torch.randint(0, V, (1, 8))
+    pos = positions(1, 8)
+    with torch.no_grad():
+        before = Decoder(m)
+        m.transformer.wte.weight.mul_(2)
+        cache = m.new_cache(1, 8)
+        m(idx[:, :7], Positions(*(p[:, :7] for p in pos)), cache=cache)
+        now = Decoder(m)(idx[:, 7], step_positions(pos, 7), cache)
+        cache.truncate(7)
+        old = before(idx[:, 7], step_positions(pos, 7), cache)
+        full = m(idx, pos)[0][:, -1]
+    torch.testing.assert_close(now, full, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(old, full, atol=1e-3)
+
+
+def test_decoder_in_bf16_stays_close_to_fp32():
     m = tiny()
     mb = tiny().to(torch.bfloat16)
     idx = torch.randint(0, V, (2, 24))
@@ -130,9 +175,10 @@ def test_decode_step_in_bf16_stays_close_to_fp32():
         c, cb = m.new_cache(2, 24), mb.new_cache(2, 24)
         head = Positions(*(p[:, :12] for p in pos))
         m(idx[:, :12], head, cache=c), mb(idx[:, :12], head, cache=cb)
+        step, step_b = Decoder(m), Decoder(mb)
         for t in range(12, 24):
-            p = Positions(*(q[:, t] for q in pos))
-            a, b = m.decode_step(idx[:, t], p, c), mb.decode_step(idx[:, t], p, cb)
+            p = step_positions(pos, t)
+            a, b = step(idx[:, t], p, c), step_b(idx[:, t], p, cb)
             assert b.dtype == torch.bfloat16
             torch.testing.assert_close(b.float().softmax(-1), a.softmax(-1), atol=2e-3, rtol=0.05)
 

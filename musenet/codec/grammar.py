@@ -23,11 +23,26 @@ definitions as `codec.positions`, which the tests check against the encoder on r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from .positions import countdown_of, part_of
 from .vocab import Vocab
+
+
+class _Columns(NamedTuple):
+    """The per-token constants `mask()` reads, for its columns only."""
+
+    key: np.ndarray
+    is_off: np.ndarray
+    on_ok: np.ndarray
+    is_drum: np.ndarray
+    is_wait: np.ndarray
+    wait_len: np.ndarray
+    end: np.ndarray  # the column of `end` (an index array: empty when it is not a column)
+    pad: np.ndarray
+    prefix: np.ndarray  # the columns of style, instrument and start tokens
 
 
 class Grammar:
@@ -39,9 +54,12 @@ class Grammar:
         duration: int,
         min_end: int | None = None,
         max_silence: int | None = None,
+        tokens: np.ndarray | None = None,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
-        `max_silence`: time units (`max_silence` None: silences of any length)."""
+        `max_silence`: time units (`max_silence` None: silences of any length). `tokens`: the ids `mask()` decides
+        on, its columns in that order (None: the whole vocabulary); a generator that can draw only some tokens
+        asks for those alone, at a fraction of the cost (the others' logits are never computed)."""
         self.vocab = vocab
         self.batch = batch
         self.duration = int(duration)
@@ -70,6 +88,17 @@ class Grammar:
         self.wait_len[vocab.wait_offset : vocab.style_offset] = np.arange(1, cfg.max_wait + 1)
         self.is_wait = self.wait_len > 0
         self.on_ok = self.is_on & np.isin(inst, np.asarray(list(instruments), dtype=np.int64))
+        cols = np.arange(V) if tokens is None else np.asarray(tokens, dtype=np.int64)
+        if cols.ndim != 1 or (cols.size and not (cols.min() >= 0 and cols.max() < V)):
+            raise ValueError(f"tokens must be a 1-D array of ids in 0..{V - 1}")
+        self.columns = _Columns(
+            *(
+                a[cols]
+                for a in (self.key, self.is_off, self.on_ok, self.is_drum_tok, self.is_wait, self.wait_len)
+            ),
+            *(np.flatnonzero(cols == t) for t in (vocab.end, vocab.pad)),
+            np.flatnonzero((cols >= vocab.style_offset) & (cols <= vocab.start)),
+        )
         # per-stream state
         K = int(key_offsets[-1])
         self.started = np.zeros(batch, bool)
@@ -83,31 +112,30 @@ class Grammar:
         self.ended = np.zeros(batch, bool)
 
     def mask(self) -> np.ndarray:
-        """(B, V) bool: True where a token may come next."""
-        v, cfg = self.vocab, self.vocab.config
-        B, V = self.batch, v.size
-        keys = self.key[None, :]
-        sounding = np.take_along_axis(self.sounding, np.broadcast_to(keys, (B, V)), axis=1)
+        """(B, R) bool: True where a token may come next; column j is the j-th of `tokens` (R = V by default)."""
+        cfg, c = self.vocab.config, self.columns
+        keys = c.key[None, :]
+        sounding = np.take(self.sounding, c.key, axis=1)  # (B, R)
         before_limit = (self.time < self.duration)[:, None]
         silent = (self.n_sounding == 0)[:, None]
         # at the limit every sounding note must still be closable, whatever order the offs came in
         in_order = (keys > self.last_off[:, None]) | ~before_limit
-        offs = self.is_off & sounding & (self.onsets == 0)[:, None] & in_order
-        room = (self.n_sounding < cfg.max_polyphony)[:, None] | self.is_drum_tok
-        ons = self.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
-        ons &= room & (before_limit | (self.is_drum_tok & silent))
-        waits = self.is_wait & (self.time[:, None] + self.wait_len <= self.duration)
+        offs = c.is_off & sounding & (self.onsets == 0)[:, None] & in_order
+        room = (self.n_sounding < cfg.max_polyphony)[:, None] | c.is_drum
+        ons = c.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
+        ons &= room & (before_limit | (c.is_drum & silent))
+        waits = c.is_wait & (self.time[:, None] + c.wait_len <= self.duration)
         if self.max_silence is not None:
-            quiet = (self.n_sounding == 0)[:, None]
-            too_long = self.time[:, None] + self.wait_len - self.quiet_from[:, None] > self.max_silence
-            waits &= ~(quiet & too_long)
+            too_long = self.time[:, None] + c.wait_len - self.quiet_from[:, None] > self.max_silence
+            waits &= ~(silent & too_long)
         allowed = offs | ons | waits
-        allowed[:, v.end] = (self.n_sounding == 0) & (self.time >= self.min_end)
-        # before `start` (a stream given without its prefix), the prefix tokens are the only choice
-        allowed[~self.started] = False
-        allowed[~self.started, v.style_offset : v.start + 1] = True
-        allowed[self.ended] = False
-        allowed[self.ended, v.pad] = True
+        allowed[:, c.end] = ((self.n_sounding == 0) & (self.time >= self.min_end))[:, None]
+        if not self.started.all():  # before `start` (a stream given without its prefix): only prefix tokens
+            allowed[~self.started] = False
+            allowed[np.ix_(~self.started, c.prefix)] = True
+        if self.ended.any():
+            allowed[self.ended] = False
+            allowed[np.ix_(self.ended, c.pad)] = True
         return allowed
 
     def push(self, tokens: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from ..codec.events import Piece
 from ..codec.grammar import Grammar
 from ..codec.vocab import Vocab
 from ..errors import UserError
+from ..model.decode import Decoder
 from ..model.gpt import Positions
 from .sampling import SampleConfig, sample
 
@@ -84,6 +85,13 @@ class Generated:
         )
 
 
+def reachable(vocab: Vocab, instruments: list[int]) -> np.ndarray:
+    """The ids of every token that can follow `start` when only these instruments' notes exist: their note-ons
+    and note-offs, waits, end and pad."""
+    notes = np.flatnonzero(np.isin(vocab.note_table[:, 0], instruments))
+    return np.concatenate([notes, np.arange(vocab.wait_offset, vocab.style_offset), [vocab.end, vocab.pad]])
+
+
 def _positions(pos: np.ndarray) -> Positions:
     t = torch.from_numpy(np.ascontiguousarray(pos))
     return Positions(t[..., 0], t[..., 1], t[..., 2], t[..., 3])
@@ -127,6 +135,8 @@ def _generate_ids(
     new_units = max(1, round(cfg.seconds * 1000 / unit_ms))
     duration = primer_units + new_units
     silence = None if cfg.max_silence is None else max(1, round(cfg.max_silence * 1000 / unit_ms))
+    # the tokens the grammar can ever allow from here: logits, masks and sampling are over these alone
+    rows = reachable(vocab, sorted(present))
     grammar = Grammar(
         vocab,
         B,
@@ -134,12 +144,14 @@ def _generate_ids(
         duration,
         min_end=primer_units + round(cfg.min_fraction * new_units),
         max_silence=silence,
+        tokens=rows,
     )
 
     prefix = prefix_ids(vocab, cfg.style, sorted(present))
     start = np.concatenate([prefix, body])
     ids = np.repeat(start[None, :], B, axis=0)
     pos = np.stack([grammar.push(np.full(B, t)) for t in start], axis=1)  # (B, N, 4)
+    step = Decoder(model, torch.from_numpy(rows))
 
     ctx = model.config.block_size
     n_prefix = len(prefix)
@@ -170,12 +182,12 @@ def _generate_ids(
             window = np.r_[np.arange(n_prefix), np.arange(max(n_prefix, n - keep), n)]
             cache.truncate(0)
             idx = torch.from_numpy(ids[:, window])
-            logits = model(idx, _positions(pos[:, window]), cache=cache)[0][:, -1]
+            logits = model(idx, _positions(pos[:, window]), cache=cache)[0][:, -1, step.rows]
             refill = False
         mask = torch.from_numpy(grammar.mask())
-        tok = sample(logits, cfg.sample, gen, mask)
-        p = grammar.push(tok.numpy())
-        new_ids.append(tok.numpy())
+        tok = rows[sample(logits, cfg.sample, gen, mask).numpy()]  # (B,) column -> token id
+        p = grammar.push(tok)
+        new_ids.append(tok)
         new_pos.append(p)
         if progress is not None:
             progress(float(np.minimum(grammar.time, duration).min() - primer_units) / new_units)
@@ -184,6 +196,6 @@ def _generate_ids(
         if cache.length + 1 > ctx:
             refill = True
             continue
-        logits = model.decode_step(tok, _positions(p), cache=cache)
+        logits = step(torch.from_numpy(tok), _positions(p), cache=cache)
     flush()
     return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]

@@ -37,17 +37,36 @@ def sample(
         logits = logits.masked_fill(~allowed, float("-inf"))
     if cfg.temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / cfg.temperature
-    if cfg.top_k:
-        kth = torch.topk(logits, min(cfg.top_k, logits.size(-1)), dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs, ids = candidates(logits / cfg.temperature, cfg)
+    pick = draw(probs, generator)
+    return pick if ids is None else ids.gather(-1, pick[:, None]).squeeze(-1)
+
+
+def candidates(logits: torch.Tensor, cfg: SampleConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B, V) tempered logits -> the distribution top-k and top-p leave: ((B, K) probabilities, (B, K) token ids),
+    most likely first; or ((B, V) probabilities, None) when neither filter is on.
+
+    Top-p takes the most likely tokens a few at a time (64, then 4x more) until they hold the mass p, rather than
+    sorting the whole vocabulary: a model's next-token distribution is peaked, and a sort of 4 x 4,925 logits is
+    ~1.5 ms, most of a decode step.
+    """
+    probs = logits.softmax(dim=-1)
+    if not cfg.top_k and cfg.top_p >= 1.0:
+        return probs, None
+    V = probs.size(-1)
+    k = min(cfg.top_k or 64, V)
+    while True:
+        top, ids = probs.topk(k, dim=-1)  # (B, k), most likely first
+        if cfg.top_k:
+            top = top / top.sum(dim=-1, keepdim=True)  # top-p, if any, applies within the top k
+        cum = top.cumsum(dim=-1)
+        if cfg.top_k or k == V or bool((cum[:, -1] >= cfg.top_p).all()):
+            break
+        k = min(V, 4 * k)
     if cfg.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-        cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
         # drop a token when the tokens before it already reach top_p (the most likely one always stays)
-        drop = (cum - sorted_logits.softmax(dim=-1)) >= cfg.top_p
-        logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
-    return draw(logits.softmax(dim=-1), generator)
+        top = top.masked_fill((cum - top) >= cfg.top_p, 0.0)
+    return top, ids
 
 
 def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -256,60 +256,6 @@ class GPT(nn.Module):
         loss = None if targets is None else cross_entropy(logits, targets)
         return logits, loss
 
-    def decode_step(
-        self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None
-    ) -> torch.Tensor:
-        """One new token per sequence: (B,) ids (and (B,) positions) -> (B, V) logits; appends to `cache`.
-
-        The same function as `forward(idx[:, None], pos, cache=cache)[0][:, -1]`, written as a flat run of
-        aten calls: at batch 1 a decode step of a small model is ~2 ms, and module calls, views, the attention
-        dispatcher and a mask per layer were half of it. Dense attention in eval mode only; anything else (a
-        sparse pattern, training, autocast, a cache of another dtype) takes the general path.
-        """
-        c, t = self.config, self.transformer
-        w = t.wte.weight
-        if (
-            cache is None
-            or c.attention != "dense"
-            or self.training
-            or cache.k.dtype != w.dtype
-            or torch.is_autocast_enabled(w.device.type)
-        ):
-            p1 = None if pos is None else Positions(*(f[:, None] for f in pos))
-            return self(idx[:, None], p1, cache=cache)[0][:, -1]
-        n = cache.length
-        if n + 1 > cache.max_len:
-            raise ValueError(f"cache holds {cache.max_len} positions; {n} used, 1 more asked")
-        B, C, H = idx.size(0), c.n_embd, c.n_head
-        D = C // H
-        x = F.embedding(idx, w) + t.wpe.weight[n]
-        if c.musenet_embeddings:
-            if pos is None:
-                raise ValueError(
-                    "this model has MuseNet embeddings: pass pos=Positions(time, chord, part, countdown)"
-                )
-            x = x + F.embedding(pos.time % c.time_positions, t.wtime.weight)
-            x = x + F.embedding(pos.chord.clamp(0, c.chord_positions - 1), t.wchord.weight)
-            x = x + F.embedding(pos.part.clamp(0, c.part_positions - 1), t.wpart.weight)
-            x = x + F.embedding(pos.countdown.clamp(0, c.countdown_positions - 1), t.wcount.weight)
-        scale = 1.0 / math.sqrt(D)
-        for i, block in enumerate(t.h):
-            a, m = block.attn, block.mlp
-            h = F.layer_norm(x, (C,), block.ln_1.weight, block.ln_1.bias, block.ln_1.eps)
-            q, k, v = F.linear(h, a.c_attn.weight, a.c_attn.bias).view(B, 3, H, D).unbind(1)  # (B, H, D) each
-            cache.k[i, :, :, n] = k
-            cache.v[i, :, :, n] = v
-            keys, values = cache.k[i, :, :, : n + 1], cache.v[i, :, :, : n + 1]  # (B, H, S, D)
-            att = torch.matmul(keys, q.unsqueeze(-1)).squeeze(-1).mul_(scale).softmax(-1)  # (B, H, S)
-            y = torch.matmul(att.unsqueeze(-2), values).view(B, C)
-            x = x + F.linear(y, a.c_proj.weight, a.c_proj.bias)
-            h = F.layer_norm(x, (C,), block.ln_2.weight, block.ln_2.bias, block.ln_2.eps)
-            h = F.gelu(F.linear(h, m.c_fc.weight, m.c_fc.bias), approximate="tanh")
-            x = x + F.linear(h, m.c_proj.weight, m.c_proj.bias)
-        cache.length = n + 1
-        x = F.layer_norm(x, (C,), t.ln_f.weight, t.ln_f.bias, t.ln_f.eps)
-        return F.linear(x, w)
-
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean next-token loss in fp32 (bf16 logits lose too much for a log-softmax); -100 targets are ignored."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..generate.sampling import SampleConfig, sample
+from ..model.decode import Decoder
 from ..model.gpt import GPT
 
 
@@ -59,6 +60,7 @@ def stream_ids(
     # a cache as long as this run can use: short runs of a big model keep their memory small
     cache = model.new_cache(K, min(block, seq.size(1) + cfg.max_new_tokens))
     logits = model(seq, cache=cache)[0][:, -1]  # (K, V)
+    decode = Decoder(model)
     done = torch.zeros(K, dtype=torch.bool, device=device)
     for step in range(cfg.max_new_tokens):
         nxt = sample(logits, cfg.sample, gen, allowed)  # (K,)
@@ -72,4 +74,4 @@ def stream_ids(
             cache.truncate(0)
             logits = model(seq[:, -keep:], cache=cache)[0][:, -1]
         else:
-            logits = model.decode_step(nxt, cache=cache)
+            logits = decode(nxt, cache=cache)
