@@ -1,25 +1,33 @@
 """One token at a time, fast: a GPT's weights laid out for decoding, and a decode step as a flat run of aten calls.
 
 At batch 1-4 a decode step of a small model is a string of matrix-vector products over weights that do not stay
-in cache, plus per-op overhead. Measured on this project's 2-core VM (fp32, the 4 x 256 default model's shape):
+in cache, plus per-op overhead. Measured on this project's 2-core VM (the 4 x 256 default model's shape, one
+thread, the 17 products of a step):
 
-- `x @ Wt` with `Wt` stored (in, out) and contiguous reads the weights ~30 % faster than `F.linear(x, W)` with
-  PyTorch's (out, in) layout (1.7-2.3 ms against 2.7-3.3 ms for the 17 products of a step);
-- `scaled_dot_product_attention` called directly is 3-4x faster than the two `matmul`s of a hand-written
-  attention over a slice of the cache (31-77 µs against 100-300 µs per layer at 64-512 keys);
+- fp32, batch 1: `x @ Wt` with `Wt` stored (in, out) and contiguous reads the weights ~30 % faster than
+  `F.linear(x, W)` with PyTorch's (out, in) layout (1.5-2.0 ms against 2.7-3.3 ms);
+- fp32, batch 2-16: MKL's sgemm with a handful of rows runs far below the machine's speed; oneDNN's kernel over a
+  weight packed for that many rows is ~25 % faster (3.7-4.3 ms against 5.0-6.0 at batch 4);
+- bf16: `F.linear` in PyTorch's layout (1.9 ms); a transposed bf16 weight falls off the fast kernels (10 ms);
+- `scaled_dot_product_attention` called directly is 2-4x faster than the two `matmul`s of a hand-written
+  attention over a slice of the cache;
 - module attribute lookups, views and masks were half of a step before this was flat.
 
-`Decoder` keeps a transposed copy of each linear weight (a snapshot: build a new one after the weights change),
-and of the output layer only the rows asked for: a generator that can only ever draw some tokens (the grammar
-masks the rest) computes the logits of those alone.
+`Decoder` keeps the weights in the layout its products want (fp32 ones transposed or packed: copies), and of the
+output layer only the rows asked for: a generator that can only ever draw some tokens (the grammar masks the rest)
+computes the logits of those alone.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from musenet.model.gpt import GPT, KVCache, Positions
+
+Product = Callable[[torch.Tensor], torch.Tensor]  # (B, in) -> (B, out): x @ W.T + b
 
 
 class Decoder:
@@ -27,7 +35,8 @@ class Decoder:
 
     The same function as `model(idx[:, None], pos, cache=cache)[0][:, -1, rows]`: tested equal to it. Dense
     attention in eval mode, with a cache of the weights' dtype and no autocast, takes the fast path; anything else
-    (a sparse pattern, training, autocast) takes the model's own forward.
+    (a sparse pattern, training, autocast) takes the model's own forward. Build it once the weights are final: it
+    copies some of them.
     """
 
     def __init__(self, model: GPT, rows: torch.Tensor | None = None):
@@ -35,35 +44,46 @@ class Decoder:
         self.model = model
         self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
         t = model.transformer
+        w = t.wte.weight.detach()
+        # fp32 on a CPU: (in, out) weights (copies); anything else: PyTorch's own (out, in) ones
+        self.transposed = w.dtype == torch.float32 and w.device.type == "cpu"
 
-        def linear(m: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
-            b = None if m.bias is None else m.bias.detach()
-            return m.weight.detach().t().contiguous(), b  # (in, out)
+        def weight(m: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
+            wm = m.weight.detach()
+            return wm.t().contiguous() if self.transposed else wm, None if m.bias is None else m.bias.detach()
 
         def norm(m: torch.nn.LayerNorm) -> tuple:
-            w = None if m.weight is None else m.weight.detach()
-            return w, None if m.bias is None else m.bias.detach(), m.eps
+            return m.weight, m.bias, m.eps
 
         with torch.no_grad():
-            self.layers = [
-                (
-                    norm(b.ln_1),
-                    linear(b.attn.c_attn),
-                    linear(b.attn.c_proj),
-                    norm(b.ln_2),
-                    linear(b.mlp.c_fc),
-                    linear(b.mlp.c_proj),
-                )
+            self.norms = [(norm(b.ln_1), norm(b.ln_2)) for b in t.h]
+            self.ln_f = norm(t.ln_f)
+            # per layer: qkv, attention output, MLP in, MLP out
+            self.weights = [
+                [weight(b.attn.c_attn), weight(b.attn.c_proj), weight(b.mlp.c_fc), weight(b.mlp.c_proj)]
                 for b in t.h
             ]
-            self.ln_f = norm(t.ln_f)
-            w = t.wte.weight.detach()
-            self.head = (w if self.rows is None else w[self.rows.to(w.device)]).t().contiguous()  # (C, R)
+            head = w if self.rows is None else w[self.rows.to(w.device)]  # (R, C)
+            self.head = (head.t().contiguous() if self.transposed else head, None)
+        self._products: dict[str, tuple[list[list[Product]], Product]] = {}
 
     @property
     def size(self) -> int:
         """R: the number of logits a step returns."""
-        return self.head.size(1)
+        return self.head[0].size(1 if self.transposed else 0)
+
+    def products(self, batch: int) -> tuple[list[list[Product]], Product]:
+        """The matrix products of a step at this batch size: per layer, and the head (built once per kind)."""
+        kind = "linear"
+        if self.transposed:
+            kind = "packed" if batch > 1 and _packing_works() else "transposed"
+        if kind not in self._products:
+            n = batch if kind == "packed" else 0
+            self._products[kind] = (
+                [[_product(w, b, kind, n) for w, b in layer] for layer in self.weights],
+                _product(*self.head, kind, n),
+            )
+        return self._products[kind]
 
     def __call__(
         self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None
@@ -96,20 +116,43 @@ class Decoder:
             x = x + F.embedding(pos.chord.clamp(0, c.chord_positions - 1), t.wchord.weight)
             x = x + F.embedding(pos.part.clamp(0, c.part_positions - 1), t.wpart.weight)
             x = x + F.embedding(pos.countdown.clamp(0, c.countdown_positions - 1), t.wcount.weight)
-        for i, (ln1, attn, proj, ln2, fc, out) in enumerate(self.layers):
-            h = F.layer_norm(x, (C,), *ln1)
-            q, k, v = _linear(h, *attn).view(B, 3, H, D).unbind(1)  # (B, H, D) each
+        layers, head = self.products(B)
+        for i, ((ln1, ln2), (attn, proj, fc, out)) in enumerate(zip(self.norms, layers, strict=True)):
+            q, k, v = attn(F.layer_norm(x, (C,), *ln1)).view(B, 3, H, D).unbind(1)  # (B, H, D) each
             cache.k[i, :, :, n] = k
             cache.v[i, :, :, n] = v
             keys, values = cache.k[i, :, :, : n + 1], cache.v[i, :, :, : n + 1]  # (B, H, S, D)
             y = F.scaled_dot_product_attention(q.unsqueeze(2), keys, values)  # (B, H, 1, D); scale 1/sqrt(D)
-            x = x + _linear(y.reshape(B, C), *proj)
-            h = F.gelu(_linear(F.layer_norm(x, (C,), *ln2), *fc), approximate="tanh")
-            x = x + _linear(h, *out)
+            x = x + proj(y.reshape(B, C))
+            x = x + out(F.gelu(fc(F.layer_norm(x, (C,), *ln2)), approximate="tanh"))
         cache.length = n + 1
-        return torch.mm(F.layer_norm(x, (C,), *self.ln_f), self.head)
+        return head(F.layer_norm(x, (C,), *self.ln_f))
 
 
-def _linear(x: torch.Tensor, wt: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """(B, in) @ (in, out) (+ bias): `F.linear` with the weight stored transposed."""
-    return torch.mm(x, wt) if b is None else torch.addmm(b, x, wt)
+def _product(w: torch.Tensor, b: torch.Tensor | None, kind: str, rows: int) -> Product:
+    """`x -> x @ W.T + b`. `kind`: 'linear' (w is (out, in)), 'transposed' (w is (in, out)) or 'packed' (w is
+    (in, out), packed here by oneDNN for `rows` rows)."""
+    if kind == "linear":
+        return lambda x: F.linear(x, w, b)
+    if kind == "packed":
+        packed = torch.ops.mkldnn._reorder_linear_weight(w.t().contiguous(), rows)
+        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, b, "none", [], "")
+    if b is None:
+        return lambda x: torch.mm(x, w)
+    return lambda x: torch.addmm(b, x, w)
+
+
+_PACKING: bool | None = None
+
+
+def _packing_works() -> bool:
+    """oneDNN's packed linear runs in this build of PyTorch: checked once, against `torch.mm`."""
+    global _PACKING
+    if _PACKING is None:
+        try:
+            g = torch.Generator().manual_seed(0)
+            x, w = torch.randn(3, 8, generator=g), torch.randn(8, 5, generator=g)
+            _PACKING = torch.allclose(_product(w, None, "packed", 3)(x), x @ w, atol=1e-5)
+        except (AttributeError, RuntimeError):  # no such op in this build
+            _PACKING = False
+    return _PACKING
