@@ -6,7 +6,8 @@ after the same 16-token prompt, sampling at temperature 1, at batch 1 and batch 
 N rounds (the machine is shared and noisy): the ratio of each side's best round, and the median of the rounds'
 ratios. Then the real-time factor of the full music generator (`generate_ids`: grammar masks, positions, MuseNet
 embeddings, the model's sampling defaults) with the shipped default model: seconds of music per wall-clock second,
-one candidate at a time, for a sparse request (folk piano) and a dense one (a pop band with drums).
+for a sparse request (folk piano) and a dense one (a pop band with drums), one candidate at a time and four as
+one batch (`musenet generate`'s default): the music of all candidates per wall-clock second.
 
 The last line is one JSON object with the figures; `ratio` is ours / transformers in decode tokens/s at batch 1.
 
@@ -16,6 +17,7 @@ The last line is one JSON object with the figures; `ratio` is ours / transformer
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import tempfile
@@ -144,20 +146,21 @@ def main() -> None:
 
     # the full music generator (grammar masks, positions, MuseNet embeddings): the shipped default model
     composer = musenet.load()
-    for name, style, instruments in REQUESTS:
+    for (name, style, instruments), batch in itertools.product(REQUESTS, (1, 4)):
         music, wall, tokens = 0.0, 0.0, 0
         for seed in range(args.seeds):
-            cfg = GenerateConfig(style, instruments, args.music_seconds, 1, seed, composer.sampling)
+            cfg = GenerateConfig(style, instruments, args.music_seconds, batch, seed, composer.sampling)
             t0 = time.perf_counter()
-            (g,) = generate_ids(composer.model, composer.vocab, cfg)
+            out = generate_ids(composer.model, composer.vocab, cfg)
             wall += time.perf_counter() - t0
-            music += decode(g.ids, composer.vocab)[0].duration
-            tokens += len(g.ids)
-        results[f"realtime_{name}"] = round(music / wall, 2)
+            music += sum(decode(g.ids, composer.vocab)[0].duration for g in out)
+            tokens += sum(int((g.ids != composer.vocab.pad).sum()) for g in out)
+        results[f"realtime_{name.replace(' ', '_')}_x{batch}"] = round(music / wall, 2)
         print(
-            f"default model, {name} ({style}: {', '.join(instruments)}): {music:.0f} s of music, {tokens} tokens"
-            f" in {wall:.1f} s -> real-time factor {music / wall:.1f}x ({tokens / music:.0f} tokens per second"
-            f" of music, {wall / tokens * 1000:.2f} ms per token)"
+            f"default model, {name} ({style}: {', '.join(instruments)}), {batch} candidate{'s' * (batch > 1)} at a"
+            f" time: {music:.0f} s of music, {tokens} tokens in {wall:.1f} s -> real-time factor"
+            f" {music / wall:.1f}x ({tokens / music:.0f} tokens per second of music, {wall / tokens * 1000:.2f} ms"
+            " per token)"
         )
     results["ratio"] = results["ratio_b1"]
     print(json.dumps(results))

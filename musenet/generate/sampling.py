@@ -46,15 +46,16 @@ def candidates(logits: torch.Tensor, cfg: SampleConfig) -> tuple[torch.Tensor, t
     """(B, V) tempered logits -> the distribution top-k and top-p leave: ((B, K) probabilities, (B, K) token ids),
     most likely first; or ((B, V) probabilities, None) when neither filter is on.
 
-    Top-p takes the most likely tokens a few at a time (64, then 4x more) until they hold the mass p, rather than
-    sorting the whole vocabulary: a model's next-token distribution is peaked, and a sort of 4 x 4,925 logits is
-    ~1.5 ms, most of a decode step.
+    Top-p takes the 512 most likely tokens, and sorts the whole vocabulary only when they do not hold the mass p: a
+    model's next-token distribution is mostly peaked, and a sort of 4 x 4,925 logits is ~1.5 ms, most of a decode
+    step (`topk` of 512: ~0.1 ms). The default model at temperature 0.8 and top-p 0.95 needs 27 tokens at the
+    median, more than 256 for 11 % of the steps, 767 at most (a pop band, 20 s, 4 candidates).
     """
     probs = logits.softmax(dim=-1)
     if not cfg.top_k and cfg.top_p >= 1.0:
         return probs, None
     V = probs.size(-1)
-    k = min(cfg.top_k or 64, V)
+    k = min(cfg.top_k or 512, V)
     while True:
         top, ids = probs.topk(k, dim=-1)  # (B, k), most likely first
         if cfg.top_k:
@@ -62,7 +63,7 @@ def candidates(logits: torch.Tensor, cfg: SampleConfig) -> tuple[torch.Tensor, t
         cum = top.cumsum(dim=-1)
         if cfg.top_k or k == V or bool((cum[:, -1] >= cfg.top_p).all()):
             break
-        k = min(V, 4 * k)
+        k = V  # a flat distribution: every token, sorted
     if cfg.top_p < 1.0:
         # drop a token when the tokens before it already reach top_p (the most likely one always stays)
         top = top.masked_fill((cum - top) >= cfg.top_p, 0.0)
