@@ -146,6 +146,7 @@ def main() -> None:
 
     # the full music generator (grammar masks, positions, MuseNet embeddings): the shipped default model
     composer = musenet.load()
+    generate_ids(composer.model, composer.vocab, GenerateConfig(seconds=1.0, candidates=1))  # warm up
     for (name, style, instruments), batch in itertools.product(REQUESTS, (1, 4)):
         music, wall, tokens = 0.0, 0.0, 0
         for seed in range(args.seeds):
