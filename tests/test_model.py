@@ -150,6 +150,20 @@ def test_decoder_rows_are_those_logits_in_that_order(strided):
     torch.testing.assert_close(got, full[:, rows], atol=1e-5, rtol=1e-4)
 
 
+def test_one_decoder_serves_every_batch_size():
+    m = tiny()
+    step = Decoder(m)
+    for batch in (2, 1, 4, 2):
+        idx = torch.randint(0, V, (batch, 12))
+        pos = positions(batch, 12)
+        with torch.no_grad():
+            cache = m.new_cache(batch, 12)
+            m(idx[:, :11], Positions(*(p[:, :11] for p in pos)), cache=cache)
+            got = step(idx[:, 11], step_positions(pos, 11), cache)
+            full = m(idx, pos)[0][:, -1]
+        torch.testing.assert_close(got, full, atol=1e-5, rtol=1e-4)
+
+
 def test_a_decoder_built_after_the_weights_change_sees_the_change():
     m = tiny()
     idx = torch.randint(0, V, (1, 8))

@@ -65,7 +65,7 @@ class Decoder:
             ]
             head = w if self.rows is None else w[self.rows.to(w.device)]  # (R, C)
             self.head = (head.t().contiguous() if self.transposed else head, None)
-        self._products: dict[str, tuple[list[list[Product]], Product]] = {}
+        self._products: dict[tuple[str, int], tuple[list[list[Product]], Product]] = {}
 
     @property
     def size(self) -> int:
@@ -73,17 +73,17 @@ class Decoder:
         return self.head[0].size(1 if self.transposed else 0)
 
     def products(self, batch: int) -> tuple[list[list[Product]], Product]:
-        """The matrix products of a step at this batch size: per layer, and the head (built once per kind)."""
+        """The matrix products of a step at this batch size: per layer, and the head (built once each)."""
         kind = "linear"
         if self.transposed:
             kind = "packed" if batch > 1 and _packing_works() else "transposed"
-        if kind not in self._products:
-            n = batch if kind == "packed" else 0
-            self._products[kind] = (
+        n = batch if kind == "packed" else 0  # oneDNN packs a weight for a number of rows
+        if (kind, n) not in self._products:
+            self._products[kind, n] = (
                 [[_product(w, b, kind, n) for w, b in layer] for layer in self.weights],
                 _product(*self.head, kind, n),
             )
-        return self._products[kind]
+        return self._products[kind, n]
 
     def __call__(
         self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None
