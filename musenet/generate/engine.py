@@ -11,6 +11,10 @@ The model sees `style instrument… start` and, when given, the primer's tokens;
 
 A piece longer than the model's context slides the window: the prefix stays, the oldest body tokens go, and the
 cache is recomputed (MuseNet's themes were rarely recalled from more than ~2,000 tokens back either).
+
+Only the tokens a request can ever produce (`reachable`: the notes of the asked and primer instruments, waits, end,
+pad) get logits, masks and sampling: the other rows of the output layer are never read. The same distribution as
+masking the whole vocabulary, at a fraction of the cost (see `model.decode`).
 """
 
 from __future__ import annotations
