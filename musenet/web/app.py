@@ -24,7 +24,7 @@ from ..codec.safe import MidiError
 from ..errors import UserError
 from .jobs import QueueFull
 from .limits import BodyLimit, security_headers
-from .service import Ask, CoComposer, TooLarge
+from .service import Ask, CoComposer, InfillAsk, TooLarge
 from .store import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -57,6 +57,29 @@ class GenerateBody(AskBody):
     primer: str | None = Field(
         None, description="continue this node (e.g. an uploaded primer); null: from scratch"
     )
+
+
+class InfillBody(BaseModel):
+    """The settings of one Regenerate span (limits: see GET /api/info, `infill`)."""
+
+    start: float = Field(description="start of the span to redo, in seconds from the node's beginning")
+    end: float = Field(description="end of the span, in seconds; the music after it is kept")
+    instruments: list[str] | None = Field(
+        None, description="redo only these instruments in the span, keeping the others' notes; null: all"
+    )
+    candidates: int = Field(4, description="how many candidates to generate")
+    temperature: float | None = Field(None, description="sampling temperature (null: the model's default)")
+    top_k: int | None = Field(
+        None, description="sample among the k most likely tokens (0: all; null: the model's)"
+    )
+    top_p: float | None = Field(None, description="nucleus sampling mass (null: the model's default)")
+    seed: int | None = Field(None, ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
+
+    def ask(self) -> InfillAsk:
+        d = self.model_dump()
+        return InfillAsk(
+            **(d | {"instruments": None if self.instruments is None else tuple(self.instruments)})
+        )
 
 
 def swagger_ui_files() -> Path | None:
@@ -180,6 +203,13 @@ def create_app(service: CoComposer) -> FastAPI:
     def continue_node(sid: str, nid: str, body: AskBody) -> dict:
         """Queues N continuations of a node (its notes are kept verbatim); poll GET /api/jobs/{job}."""
         return service.job(service.generate(sid, body.ask(), parent=nid).id)
+
+    @app.post("/api/sessions/{sid}/nodes/{nid}/infill", status_code=202, tags=["generate"])
+    def infill(sid: str, nid: str, body: InfillBody) -> dict:
+        """Queues N candidates of a node with the span [start, end] regenerated (only `instruments` there, if
+        given); the music outside the span is kept note for note. They become the node's children, each with its
+        `span`. Poll GET /api/jobs/{job}."""
+        return service.job(service.infill(sid, nid, body.ask()).id)
 
     @app.get("/api/jobs/{jid}", tags=["generate"])
     def job(jid: str) -> dict:

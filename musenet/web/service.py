@@ -1,9 +1,10 @@
 """The co-composer: what the web page can ask for, checked, queued, generated, rendered and stored in a tree.
 
 Everything the HTTP layer calls lives here, so the routes only translate: `Ask` (the settings of one Generate or
-Continue) is checked at once against the model and the server's limits (a bad request fails fast, before it takes
-a place in the queue); the job then generates with the Composer, renders each candidate's WAV and adds the
-candidates to the session's tree, all or nothing.
+Continue) and `InfillAsk` (one Regenerate span) are checked at once against the model and the server's limits (a
+bad request fails fast, before it takes a place in the queue); the job then generates with the Composer, renders
+each candidate's WAV and adds the candidates to the session's tree, all or nothing. A regenerated span's candidates
+are children of the node they redo, like its continuations, and carry their `span` for the page to highlight.
 """
 
 from __future__ import annotations
@@ -45,6 +46,25 @@ class Ask:
     instruments: tuple[str, ...] = ("piano",)
     seconds: float = 20.0
     """Length of the new music."""
+    candidates: int = 4
+    temperature: float | None = None
+    """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    """None: a random seed, reported with each candidate so it can be reproduced."""
+
+
+@dataclass(frozen=True)
+class InfillAsk:
+    """The settings of one Regenerate span: which span of a node to redo, and how to sample it."""
+
+    start: float
+    """Start of the span, in seconds from the node's beginning."""
+    end: float
+    """End of the span, in seconds; the music after it is kept, and the span leads into it."""
+    instruments: tuple[str, ...] | None = None
+    """The instruments to redo in the span (the others' notes there are kept); None: every instrument."""
     candidates: int = 4
     temperature: float | None = None
     """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
@@ -98,7 +118,13 @@ class CoComposer:
                 "job_timeout_s": c.job_timeout_s,
             },
             "queue": self.jobs.stats(),
+            "infill": self._infill_info(),
         }
+
+    def _infill_info(self) -> dict:
+        """Whether Regenerate span works with this model, why not if not, and the longest span it takes."""
+        reason = self.infill_unavailable()
+        return {"available": reason is None, "reason": reason, "max_seconds": self.cfg.max_seconds}
 
     # ---- sessions and nodes -------------------------------------------------------------------------------
 
@@ -180,6 +206,77 @@ class CoComposer:
             per_owner=self.cfg.jobs_per_session,
         )
 
+    # ---- infilling: Regenerate span -----------------------------------------------------------------------
+
+    def infill(self, sid: str, nid: str, ask: InfillAsk) -> Job:
+        """Queues N candidates of a node with the span [start, end] redone. Checks everything first."""
+        self.store.session(sid)
+        node = self.store.node(sid, nid)
+        self.check_infill(ask, node)
+        seed = ask.seed if ask.seed is not None else secrets.randbelow(2**31)
+        return self.jobs.submit(
+            lambda report: self._regenerate(sid, node, ask, seed, report),
+            owner=sid,
+            per_owner=self.cfg.jobs_per_session,
+        )
+
+    def infill_unavailable(self) -> str | None:
+        """Why this model cannot regenerate a span (one line), or None when it can."""
+        return None  # TODO(h14a)
+
+    def check_infill(self, ask: InfillAsk, node: Node) -> None:
+        reason = self.infill_unavailable()
+        if reason is not None:
+            raise UserError(f"Regenerate span is unavailable: {reason}")
+        if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (ask.start, ask.end)):
+            raise UserError("start and end must be numbers of seconds")
+        if ask.end <= ask.start:
+            raise UserError(f"the span must end after it starts (start {ask.start:g} s, end {ask.end:g} s)")
+        duration = node.piece.duration
+        if ask.start < 0 or ask.end > duration + 1e-6:
+            raise UserError(
+                f"the span {ask.start:g}-{ask.end:g} s is outside this piece (0-{duration:.2f} s); "
+                "select a span inside it"
+            )
+        if ask.end - ask.start > self.cfg.max_seconds:
+            raise UserError(
+                f"a span may last at most {self.cfg.max_seconds:g} s, got {ask.end - ask.start:g}"
+            )
+        if not 1 <= ask.candidates <= self.cfg.max_candidates:
+            raise UserError(f"candidates must be 1..{self.cfg.max_candidates}, got {ask.candidates}")
+        if ask.instruments is not None:
+            names = self.composer.instruments
+            if not ask.instruments:
+                raise UserError("name at least one instrument to redo, or none (null) for all of them")
+            for name in ask.instruments:
+                if name not in names:
+                    raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
+        self._check_sampling(self._resolved(ask))
+
+    def _regenerate(self, sid: str, node: Node, ask: InfillAsk, seed: int, report) -> list[dict]:
+        ask = self._resolved(ask)
+        cands = self.composer.infill(
+            node.piece,
+            start=ask.start,
+            end=ask.end,
+            instruments=ask.instruments,
+            candidates=ask.candidates,
+            temperature=ask.temperature,
+            top_k=ask.top_k,
+            top_p=ask.top_p,
+            seed=seed,
+            rerank=self.cfg.rerank if self.composer.has_critic else 1,
+            progress=lambda f: report(GENERATE_SHARE * f),
+        )
+        settings = {
+            "style": node.piece.style or self.composer.styles[0],
+            "span": [round(ask.start, 3), round(ask.end, 3)],
+            "span_instruments": list(ask.instruments) if ask.instruments is not None else None,
+            "temperature": ask.temperature,
+            "seed": seed,
+        }
+        return self._add_candidates(sid, node, "infill", cands, settings, report)
+
     def job(self, jid: str) -> dict:
         job = self.jobs.get(jid)
         if job is None:
@@ -214,17 +311,21 @@ class CoComposer:
                 f"of {c.max_piece_seconds:g} s; continue an earlier node or ask for less"
             )
         ask = self._resolved(ask)
+        self._check_sampling(ask)
+        GenerateConfig(ask.style, tuple(ask.instruments), ask.seconds, ask.candidates).check(
+            self.composer.vocab
+        )
+
+    def _check_sampling(self, ask: Ask | InfillAsk) -> None:
+        """The sampling settings of a resolved request (`_resolved`)."""
         if not 0.05 <= ask.temperature <= 5:
             raise UserError(f"temperature must be between 0.05 and 5, got {ask.temperature:g}")
         try:
             SampleConfig(ask.temperature, ask.top_k, ask.top_p)
         except ValueError as e:
             raise UserError(str(e)) from None
-        GenerateConfig(ask.style, tuple(ask.instruments), ask.seconds, ask.candidates).check(
-            self.composer.vocab
-        )
 
-    def _resolved(self, ask: Ask) -> Ask:
+    def _resolved(self, ask: Ask | InfillAsk) -> Ask | InfillAsk:
         """`ask` with its unset sampling settings filled from the model's defaults."""
         d = self.composer.sampling
         return replace(
@@ -255,19 +356,27 @@ class CoComposer:
             "asked_seconds": ask.seconds,
             "temperature": ask.temperature,
             "seed": seed,
-            "batch": secrets.token_hex(4),  # the candidates of one request, shown together
         }
+        return self._add_candidates(sid, parent, "candidate", cands, settings, report)
+
+    def _add_candidates(
+        self, sid: str, parent: Node | None, kind: str, cands, settings: dict, report
+    ) -> list[dict]:
+        """Stores a job's candidates as children of `parent` with their WAVs: all of them or none."""
+        settings = settings | {"batch": secrets.token_hex(4)}  # the candidates of one request, shown together
         s = self.store.session(sid)
         added: list[Node] = []
         try:
             for i, c in enumerate(cands):
+                primer_seconds = c.primer_seconds if kind == "candidate" else 0.0
                 info = (
-                    self._describe(c.piece, c.primer_seconds)
+                    self._describe(c.piece, primer_seconds)
                     | settings
                     | {"candidate": c.index, "critic": c.critic}
                 )
-                node = self.store.add(sid, parent.id if parent else None, "candidate", f"candidate {c.index}",
-                                      c.piece, info)  # fmt: skip
+                node = self.store.add(
+                    sid, parent.id if parent else None, kind, f"{kind} {c.index}", c.piece, info
+                )
                 added.append(node)
                 self._render(s, node)
                 report(GENERATE_SHARE + (1 - GENERATE_SHARE) * (i + 1) / len(cands))
@@ -295,4 +404,4 @@ class CoComposer:
         }
 
 
-__all__ = ["Ask", "CoComposer", "NotFound", "QueueFull", "clean_name"]
+__all__ = ["Ask", "CoComposer", "InfillAsk", "NotFound", "QueueFull", "clean_name"]

@@ -1,5 +1,6 @@
-// The co-composer page: settings -> Generate/Continue jobs -> a tree of candidates, each with a piano roll,
-// the server's audio and downloads. It talks only to /api (see /docs); every error is shown, none swallowed.
+// The co-composer page: settings -> Generate/Continue/Regenerate-span jobs -> a tree of candidates, each with a
+// piano roll, the server's audio and downloads. It talks only to /api (see /docs); every error is shown, none
+// swallowed. On the current node's roll a drag selects a span of time to regenerate (infilling).
 "use strict";
 
 const COLOURS = {
@@ -11,7 +12,7 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
 const POLL_MS = 400;
 const SESSION_KEY = "musenet.session";
 
-const state = { info: null, session: null, nodes: new Map(), current: null, job: null, notes: new Map() };
+const state = { info: null, session: null, nodes: new Map(), current: null, job: null, notes: new Map(), span: null };
 const $ = (id) => document.getElementById(id);
 
 // ---- errors: shown in the page, never swallowed ---------------------------------------------------------------
@@ -97,6 +98,21 @@ function drawRoll(canvas, data, playhead) {
     g.beginPath(); g.moveTo(x(data.primer_seconds), 0); g.lineTo(x(data.primer_seconds), h); g.stroke();
     g.setLineDash([]);
   }
+  if (data.span) {  // the span this node redid (an infill): everything outside it is its parent's, verbatim
+    const [a, b] = data.span;
+    g.fillStyle = "rgba(250,176,5,0.22)";
+    g.fillRect(x(a), 0, x(b) - x(a), h);
+    g.strokeStyle = "rgba(230,119,0,0.9)"; g.lineWidth = 1.5;
+    g.beginPath(); g.moveTo(x(a), 0); g.lineTo(x(a), h); g.moveTo(x(b), 0); g.lineTo(x(b), h); g.stroke();
+    canvas.dataset.span = `${a.toFixed(2)}-${b.toFixed(2)}`;
+  }
+  const sel = canvas.classList.contains("pick") && state.span && state.span.node === data.id ? state.span : null;
+  if (sel) {  // the span being selected for Regenerate span
+    g.fillStyle = "rgba(59,91,219,0.16)";
+    g.fillRect(x(sel.start), 0, Math.max(1, x(sel.end) - x(sel.start)), h);
+    g.strokeStyle = "#3b5bdb"; g.lineWidth = 1;
+    g.strokeRect(x(sel.start) + 0.5, 0.5, Math.max(1, x(sel.end) - x(sel.start)) - 1, h - 1);
+  }
   if (lane) {
     g.fillStyle = "rgba(0,0,0,0.04)"; g.fillRect(0, top, w, lane);
     g.fillStyle = colour(drums);
@@ -118,12 +134,14 @@ function drawRoll(canvas, data, playhead) {
   }
 }
 
-// A roll canvas that follows its audio player with a playhead.
-function rollFor(node, audio) {
+// A roll canvas that follows its audio player with a playhead; `pick`: a drag on it selects a span.
+function rollFor(node, audio, pick = false) {
   const canvas = document.createElement("canvas");
-  canvas.className = "roll";
+  canvas.className = pick ? "roll pick" : "roll";
   canvas.setAttribute("aria-label", `piano roll of ${node.label}`);
   notesOf(node.id).then((data) => {
+    canvas.redraw = () => drawRoll(canvas, data, audio.paused && !audio.currentTime ? undefined : audio.currentTime);
+    if (pick) pickSpan(canvas, data);
     canvas.dataset.notes = String(data.notes.length);
     requestAnimationFrame(() => drawRoll(canvas, data));
     let raf = 0;
@@ -133,6 +151,90 @@ function rollFor(node, audio) {
     audio.addEventListener("seeked", () => drawRoll(canvas, data, audio.currentTime));
   }).catch((e) => showError(`piano roll of ${node.label}: ${e.message}`));
   return canvas;
+}
+
+// ---- span selection (Regenerate span) -------------------------------------------------------------------------
+
+const SNAP_S = 0.1;  // a dragged span snaps to tenths of a second
+
+// A drag across the roll selects [start, end] in seconds; a click without a drag clears the selection.
+function pickSpan(canvas, data) {
+  const dur = Math.max(data.seconds || 0, 0.5);  // the roll's time axis, as drawRoll draws it
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    const t = Math.min(Math.max((e.clientX - r.left) / r.width, 0), 1) * dur;
+    return Math.min(Math.round(t / SNAP_S) * SNAP_S, data.seconds);
+  };
+  let from = null;
+  canvas.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    from = at(e);
+    canvas.setPointerCapture(e.pointerId);
+    setSpan(data.id, from, from);
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (from !== null) { const t = at(e); setSpan(data.id, Math.min(from, t), Math.max(from, t)); }
+  });
+  const done = () => {
+    if (from === null) return;
+    from = null;
+    if (state.span && state.span.end - state.span.start < SNAP_S / 2) setSpan(data.id, null, null);
+  };
+  canvas.addEventListener("pointerup", done);
+  canvas.addEventListener("pointercancel", done);
+}
+
+// The selected span of the current node (null, null: none): redrawn on the roll, written in the span tools.
+function setSpan(node, start, end) {
+  state.span = start === null ? null : { node, start: round2(start), end: round2(end) };
+  const canvas = document.querySelector("#current canvas.pick");
+  if (canvas && canvas.redraw) canvas.redraw();
+  const tools = document.querySelector("#current .span-tools");
+  if (!tools) return;
+  tools.querySelector(".span-start").value = state.span ? state.span.start.toFixed(1) : "";
+  tools.querySelector(".span-end").value = state.span ? state.span.end.toFixed(1) : "";
+  updateSpanButton();
+}
+const round2 = (t) => Math.round(t * 100) / 100;
+
+function updateSpanButton() {
+  const button = document.querySelector("#current button.regen");
+  if (!button) return;
+  const infill = state.info.infill;
+  const ok = infill.available && state.span && state.span.node === state.current && state.span.end > state.span.start;
+  button.disabled = state.job !== null || !ok;
+  button.textContent = state.span && ok
+    ? `Regenerate span ${state.span.start.toFixed(1)}–${state.span.end.toFixed(1)} s` : "Regenerate span";
+}
+
+// Under the current node's roll: the span (typed or dragged), the instruments to redo, the button, and why the
+// button is unavailable when the model never learned infilling.
+function spanTools(node) {
+  const infill = state.info.infill;
+  const num = (cls, label) => {
+    const input = el("input", { type: "number", class: cls, min: "0", max: String(node.seconds), step: "0.1", "aria-label": label });
+    input.addEventListener("change", () => {
+      const a = Number(box.querySelector(".span-start").value), b = Number(box.querySelector(".span-end").value);
+      if (box.querySelector(".span-start").value !== "" && box.querySelector(".span-end").value !== "") setSpan(node.id, a, b);
+    });
+    return input;
+  };
+  const ticks = el("fieldset", { class: "span-instruments" }, el("legend", {}, "Redo only (none ticked: all)"));
+  for (const name of state.info.instruments) {
+    const input = el("input", { type: "checkbox", value: name, name: "span-instrument" });
+    ticks.append(el("label", {}, input, swatch(colourOf(name)), name));
+  }
+  const button = el("button", { type: "button", class: "primary regen", onclick: () => startJob(node.id, true) }, "Regenerate span");
+  const box = el("div", { class: "span-tools" },
+    el("div", { class: "row" }, "Span", num("span-start", "span start (s)"), "to", num("span-end", "span end (s)"), "s"),
+    ticks, el("div", { class: "actions" }, button));
+  if (!infill.available) {
+    box.append(el("p", { class: "why" }, `Regenerate span is unavailable: ${infill.reason}`));
+    button.title = infill.reason;
+  } else {
+    box.prepend(el("p", { class: "hint" }, `Drag across the piano roll to select a span to regenerate (at most ${infill.max_seconds} s).`));
+  }
+  return box;
 }
 
 // ---- building blocks ---------------------------------------------------------------------------------------------
@@ -168,8 +270,12 @@ function chips(node) {
 
 function describe(node) {
   const parts = [`${node.seconds.toFixed(1)} s`, `${node.notes} notes`];
-  if (node.kind === "candidate") parts.push(node.style, `T ${node.temperature}`, `seed ${node.seed}`);
+  if (node.kind !== "primer") parts.push(node.style, `T ${node.temperature}`, `seed ${node.seed}`);
   if (node.primer_seconds > 0) parts.push(`new music from ${node.primer_seconds.toFixed(1)} s`);
+  if (node.span) {
+    const which = node.span_instruments ? ` (${node.span_instruments.join(", ")})` : "";
+    parts.push(`redid ${node.span[0].toFixed(1)}–${node.span[1].toFixed(1)} s${which}`);
+  }
   return parts.join(" · ");
 }
 
@@ -210,7 +316,7 @@ function renderTree() {
     const ul = el("ul");
     for (const n of childrenOf(parent)) {
       const b = el("button", { type: "button", "data-node": n.id, onclick: () => go(n.id) },
-        n.kind === "primer" ? "⤒ " : "♪ ", `${n.label} `, el("span", { class: "meta" }, `${n.seconds.toFixed(0)} s`));
+        { primer: "⤒ ", infill: "✎ " }[n.kind] || "♪ ", `${n.label} `, el("span", { class: "meta" }, `${n.seconds.toFixed(0)} s`));
       b.setAttribute("aria-current", String(n.id === state.current));
       const li = el("li", {}, b);
       if (childrenOf(n.id).length) li.append(build(n.id));
@@ -242,13 +348,17 @@ function renderCurrent() {
       "back to any node and branch from it, and download any node as MIDI or WAV."));
   } else {
     const audio = player(node);
-    const parts = [el("h3", {}, node.label), el("div", { class: "meta" }, describe(node)), rollFor(node, audio), audio, chips(node), actions(node, false)];
+    const parts = [el("h3", {}, node.label), el("div", { class: "meta" }, describe(node)), rollFor(node, audio, true), audio, chips(node),
+      spanTools(node), actions(node, false)];
     box.replaceChildren(...parts);
+    if (state.span && state.span.node === node.id) setSpan(node.id, state.span.start, state.span.end);
   }
   const kids = childrenOf(state.current);
-  $("children-title").textContent = node ? (kids.length ? `Continuations of ${node.label}` : "") : (kids.length ? "Your starts" : "");
+  const redone = kids.filter((n) => n.kind === "infill").length;
+  const title = !redone ? "Continuations of" : redone === kids.length ? "Spans redone in" : "Continuations and redone spans of";
+  $("children-title").textContent = node ? (kids.length ? `${title} ${node.label}` : "") : (kids.length ? "Your starts" : "");
   const cards = $("children");
-  if (!kids.length && node) cards.replaceChildren(el("p", { class: "empty" }, "No continuations yet: press Continue to generate some."));
+  if (!kids.length && node) cards.replaceChildren(el("p", { class: "empty" }, "No continuations yet: press Continue to generate some, or select a span and regenerate it."));
   else cards.replaceChildren(...kids.map(card));
 }
 
@@ -260,10 +370,12 @@ function render() {
 // While a job runs, the buttons that would start another are disabled (the server allows only a few per session).
 function setBusy(busy) {
   for (const b of document.querySelectorAll("#generate, #upload, button.continue")) b.disabled = busy;
+  updateSpanButton();
 }
 
 function go(id, push = true) {
   state.current = id && state.nodes.has(id) ? id : null;
+  if (state.span && state.span.node !== state.current) state.span = null;
   if (push) history.pushState({ node: state.current }, "", state.current ? `#${state.current}` : "#");
   render();
 }
@@ -308,13 +420,21 @@ function fillSettings(info) {
 
 // ---- jobs ------------------------------------------------------------------------------------------------------
 
-async function startJob(parent) {
+// Generate (parent null), Continue a node, or regenerate the selected span of a node (`span` true).
+async function startJob(parent, span = false) {
   clearError();
-  const body = settings();
+  let body = settings(), url = parent ? `${nodeUrl(parent)}/continue` : `/api/sessions/${state.session}/generate`;
+  let what = parent ? "continuations" : "candidates";
+  if (span) {
+    const redo = [...document.querySelectorAll("#current .span-instruments input:checked")].map((i) => i.value);
+    body = { start: state.span.start, end: state.span.end, instruments: redo.length ? redo : null,
+      candidates: body.candidates, temperature: body.temperature, seed: body.seed };
+    url = `${nodeUrl(parent)}/infill`;
+    what = "the span";
+  }
   try {
-    const url = parent ? `${nodeUrl(parent)}/continue` : `/api/sessions/${state.session}/generate`;
     const job = await api("POST", url, body);
-    state.job = { id: job.job, parent };
+    state.job = { id: job.job, parent, what };
     setBusy(true);
     await follow(job);
   } catch (e) {
@@ -329,12 +449,12 @@ async function startJob(parent) {
 
 async function follow(job) {
   $("job").hidden = false;
-  const what = state.job.parent ? "continuations" : "candidates";
+  const what = state.job.what;
   for (;;) {
     const bar = $("job-progress"), text = $("job-text");
     bar.value = job.progress;
     if (job.status === "queued") text.textContent = job.ahead ? `Queued: ${job.ahead} request(s) ahead of yours…` : "Starting…";
-    else if (job.status === "running") text.textContent = `Generating ${what}… ${Math.round(job.progress * 100)}%`;
+    else if (job.status === "running") text.textContent = `${what === "the span" ? "Regenerating" : "Generating"} ${what}… ${Math.round(job.progress * 100)}%`;
     if (job.status === "done") break;
     if (job.status === "error") throw new Error(job.error);
     if (job.status === "cancelled") { notice("Cancelled."); return; }
