@@ -1,6 +1,7 @@
 """End to end in a real browser: `musenet serve` in a subprocess, Debian's Chromium driven by Playwright.
 
-Generates, plays, continues, goes back, branches, downloads, and sees upload errors shown in the page. Needs
+Generates, plays, continues, goes back, branches, downloads, regenerates a dragged span, and sees upload errors
+shown in the page. Needs
 `apt-get install chromium` (done by .ci/run) and `pip install playwright`; skipped without them, except on CI.
 """
 
@@ -10,10 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from test_web_api import primer_midi, save_random_model  # tests/ is on sys.path (pytest's rootdir import)
+from test_web_infill import save_infill_model
 
 from musenet.codec.safe import SafeLoader
 
@@ -29,14 +32,13 @@ except ImportError:
     pytest.skip("playwright is not installed", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextmanager
+def serving(model: Path, home: Path):
+    """`musenet serve --model MODEL` in a subprocess, on a free port; yields its URL."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
         pytest.skip("Debian's chromium is not installed")
-    model = save_random_model(tmp_path_factory.mktemp("model"))
-    home = tmp_path_factory.mktemp("home")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -65,9 +67,27 @@ def server(tmp_path_factory):
                 proc.kill()
                 pytest.fail(f"musenet serve did not start: {proc.stdout.read()}")
             time.sleep(0.2)
-    yield url, home
-    proc.terminate()
-    proc.wait(10)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server whose random model never learned infilling."""
+    home = tmp_path_factory.mktemp("home")
+    with serving(save_random_model(tmp_path_factory.mktemp("model")), home) as url:
+        yield url, home
+
+
+@pytest.fixture(scope="module")
+def infill_server(tmp_path_factory):
+    """A server whose random model has the infilling tokens."""
+    home = tmp_path_factory.mktemp("home-infill")
+    with serving(save_infill_model(tmp_path_factory.mktemp("infill-model")), home) as url:
+        yield url
 
 
 @pytest.fixture
@@ -193,6 +213,9 @@ def test_upload_errors_are_shown_and_a_primer_can_be_continued(server, page, tmp
     page.click("#upload")
     page.wait_for_selector("#current h3:text-is('tune.mid')")
     assert page.is_hidden("#error")
+    # this model never learned infilling: the page says so instead of offering a button that would fail
+    assert page.is_disabled("#current button.regen")
+    assert "unavailable" in page.inner_text("#current .span-tools .why")
     page.click("#current button.continue")
     assert cards(page).count() == 2
     page.screenshot(path=str(tmp_path / "3-primer.png"), full_page=True)
@@ -214,3 +237,59 @@ def test_api_docs_render_offline(server, page):
     page.goto(f"{url}/docs")
     page.locator(".opblock-summary-path", has_text="/api/sessions/{sid}/nodes/{nid}/continue").wait_for()
     assert outside == [] and page.errors == []
+
+
+def test_drag_a_span_and_regenerate_it(infill_server, page, tmp_path):
+    page.goto(infill_server)
+    page.wait_for_selector("#instruments input")
+    page.set_input_files(
+        "#primer-file", {"name": "tune.mid", "mimeType": "audio/midi", "buffer": primer_midi(6)}
+    )
+    page.click("#upload")
+    page.wait_for_selector("#current canvas.pick[data-notes]")
+    assert page.is_disabled("#current button.regen")  # no span yet
+
+    # drag across the roll from 2 s to 4 s of the 5.9 s primer
+    roll = page.locator("#current canvas.pick")
+    seconds = page.evaluate("(id) => state.nodes.get(id).seconds", page.evaluate("state.current"))
+    box = roll.bounding_box()
+    x = lambda t: box["x"] + t / seconds * box["width"]  # noqa: E731
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(x(2.0), y)
+    page.mouse.down()
+    page.mouse.move(x(3.0), y, steps=4)
+    page.mouse.move(x(4.0), y, steps=4)
+    page.mouse.up()
+    assert page.input_value("#current .span-start") == "2.0"
+    assert page.input_value("#current .span-end") == "4.0"
+    assert page.inner_text("#current button.regen") == "Regenerate span 2.0–4.0 s"
+
+    page.check("#current .span-instruments input[value=piano]")
+    page.fill("#candidates", "2")
+    page.fill("#seed", "5")
+    page.click("#current button.regen")
+    kids = cards(page)
+    assert kids.count() == 2 and page.inner_text("#children-title") == "Spans redone in tune.mid"
+    assert "redid 2.0–4.0 s (piano)" in kids.nth(0).locator(".meta").inner_text()
+    assert page.locator("#tree button", has_text="✎ infill 1").count() == 1
+
+    # each child's roll highlights the redone span: tinted inside it, untouched outside (its top row is empty)
+    tint = page.evaluate("""() => [...document.querySelectorAll('#children .card')].map((card) => {
+        const c = card.querySelector('canvas'), g = c.getContext('2d');
+        const seconds = state.nodes.get(card.dataset.node).seconds;
+        const px = (t) => [...g.getImageData(Math.round((t / seconds) * c.width), 1, 1, 1).data];
+        return {span: c.dataset.span, before: px(1.0), inside: px(3.0), after: px(5.0)};
+    })""")
+    for t in tint:
+        assert t["span"] == "2.00-4.00"
+        r, g, b, alpha = t["inside"]
+        assert alpha > 0 and r > g > b, t  # the span's amber tint
+        assert t["before"][3] == 0 and t["after"][3] == 0, t
+
+    page.screenshot(path=str(tmp_path / "4-span.png"), full_page=True)
+
+    # open a child: the span stays highlighted on its own roll
+    kids.nth(1).locator("button.open").click()
+    page.wait_for_selector("#current h3:text-is('infill 2')")
+    assert page.get_attribute("#current canvas", "data-span") == "2.00-4.00"
+    assert page.errors == []

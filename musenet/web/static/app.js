@@ -226,8 +226,8 @@ function spanTools(node) {
   }
   const button = el("button", { type: "button", class: "primary regen", onclick: () => startJob(node.id, true) }, "Regenerate span");
   const box = el("div", { class: "span-tools" },
-    el("div", { class: "row" }, "Span", num("span-start", "span start (s)"), "to", num("span-end", "span end (s)"), "s"),
-    ticks, el("div", { class: "actions" }, button));
+    el("div", { class: "row" }, "Span", num("span-start", "span start (s)"), "to", num("span-end", "span end (s)"), "s", button),
+    ticks);
   if (!infill.available) {
     box.append(el("p", { class: "why" }, `Regenerate span is unavailable: ${infill.reason}`));
     button.title = infill.reason;

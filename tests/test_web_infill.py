@@ -1,0 +1,138 @@
+"""Regenerate span over HTTP: a node's span redone by the real `Composer.infill` of a small random model that has
+the infilling tokens, its candidates stored as the node's children; every bad request a one-line 4xx that stores
+nothing; a model that never learned infilling says so."""
+
+from collections import Counter
+
+import pytest
+from test_web_api import VOCAB, finish, make_client, one_line_error, primer_midi, save_random_model, session
+
+from musenet.generate.composer import load
+
+SPAN = {"start": 1.0, "end": 2.5, "candidates": 2, "seed": 5}
+
+
+def save_infill_model(path):
+    return save_random_model(path)  # TODO(h14a): a vocabulary with the infilling tokens
+
+
+@pytest.fixture(scope="module")
+def infiller(tmp_path_factory):
+    return load(save_infill_model(tmp_path_factory.mktemp("infill-model")))
+
+
+@pytest.fixture
+def client(infiller, musenet_home):
+    c, service = make_client(infiller, musenet_home / "web")
+    with c:
+        yield c
+    service.close()
+
+
+def primer(client, sid: str, seconds=4.0) -> dict:
+    r = client.post(f"/api/sessions/{sid}/primer", files={"file": ("tune.mid", primer_midi(seconds))})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def notes_of(client, sid: str, nid: str) -> list[tuple]:
+    return [tuple(n) for n in client.get(f"/api/sessions/{sid}/nodes/{nid}").json()["notes"]]
+
+
+def outside(notes: list[tuple], start: float, end: float) -> Counter:
+    """The notes that neither sound in nor cross the span: what a candidate must keep note for note."""
+    return Counter(n for n in notes if n[1] <= start or n[0] >= end)
+
+
+def test_info_says_the_model_can_regenerate_a_span(client):
+    infill = client.get("/api/info").json()["infill"]
+    assert infill["available"] is True and infill["reason"] is None and infill["max_seconds"] > 0
+
+
+def test_regenerate_a_span_adds_children_that_keep_the_rest(client):
+    sid = session(client)
+    node = primer(client, sid)
+    r = client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN)
+    assert r.status_code == 202, r.text
+    job = finish(client, r.json())
+    assert job["status"] == "done", job
+    kids = job["nodes"]
+    assert [k["candidate"] for k in kids] == [1, 2] and {k["parent"] for k in kids} == {node["id"]}
+    assert all(k["kind"] == "infill" and k["span"] == [1.0, 2.5] and k["seed"] == 5 for k in kids)
+    assert all(k["span_instruments"] is None and k["primer_seconds"] == 0 for k in kids)
+    before = notes_of(client, sid, node["id"])
+    for k in kids:
+        after = notes_of(client, sid, k["id"])
+        assert outside(after, 1.0, 2.5) == outside(before, 1.0, 2.5)  # the untouched music, note for note
+        assert client.get(f"/api/sessions/{sid}/nodes/{k['id']}/wav").content[:4] == b"RIFF"
+        assert client.get(f"/api/sessions/{sid}/nodes/{k['id']}").json()["span"] == [1.0, 2.5]
+    tree = client.get(f"/api/sessions/{sid}").json()["nodes"]
+    assert [n["id"] for n in tree] == [node["id"]] + [k["id"] for k in kids]
+
+    # redo only the violin in a span of a candidate: the piano there is kept, only violin notes are new
+    r = client.post(
+        f"/api/sessions/{sid}/nodes/{kids[0]['id']}/infill",
+        json=SPAN | {"instruments": ["violin"], "candidates": 1},
+    )
+    (grandchild,) = finish(client, r.json())["nodes"]
+    assert grandchild["parent"] == kids[0]["id"] and grandchild["span_instruments"] == ["violin"]
+    violin = VOCAB.config.instruments.index(next(i for i in VOCAB.config.instruments if i.name == "violin"))
+    parent_notes, new_notes = (
+        Counter(notes_of(client, sid, kids[0]["id"])),
+        Counter(notes_of(client, sid, grandchild["id"])),
+    )
+    assert not parent_notes - new_notes  # nothing of the parent's piano is lost
+    assert all(n[4] == violin for n in new_notes - parent_notes)
+
+
+@pytest.mark.parametrize(
+    "change, status, words",
+    [
+        ({"start": -1.0}, 400, "outside this piece"),
+        ({"end": 60.0}, 400, "outside this piece"),
+        ({"start": 2.0, "end": 2.0}, 400, "end after it starts"),
+        ({"start": 2.5, "end": 1.0}, 400, "end after it starts"),
+        ({"instruments": ["kazoo"]}, 400, "unknown instrument 'kazoo'"),
+        ({"instruments": []}, 400, "at least one instrument"),
+        ({"candidates": 0}, 400, "candidates"),
+        ({"temperature": 0}, 400, "temperature"),
+        ({"start": "soon"}, 422, "start"),
+        ({"seed": -1}, 422, "seed"),
+    ],
+)
+def test_bad_spans_are_one_line_errors_that_store_nothing(client, change, status, words):
+    sid = session(client)
+    node = primer(client, sid)
+    r = client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN | change)
+    one_line_error(r, status, words)
+    assert [n["id"] for n in client.get(f"/api/sessions/{sid}").json()["nodes"]] == [node["id"]]
+    assert client.get("/api/info").json()["queue"]["waiting"] == 0
+
+
+def test_a_span_longer_than_the_model_can_see_is_refused(client):
+    sid = session(client)
+    node = primer(client, sid, seconds=60.0)
+    r = client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN | {"start": 0.0, "end": 59.0})
+    one_line_error(r, 400, "span")
+    assert len(client.get(f"/api/sessions/{sid}").json()["nodes"]) == 1
+
+
+def test_unknown_nodes_and_other_sessions_nodes_are_404(client):
+    a, b = session(client), session(client)
+    node = primer(client, a)
+    for sid, nid in ((b, node["id"]), (a, "nope")):
+        one_line_error(client.post(f"/api/sessions/{sid}/nodes/{nid}/infill", json=SPAN), 404, "unknown node")
+
+
+def test_a_model_that_never_learned_infilling_says_so(tmp_path, musenet_home):
+    plain = load(save_random_model(tmp_path / "plain"))
+    c, service = make_client(plain, musenet_home / "web-plain")
+    with c:
+        infill = c.get("/api/info").json()["infill"]
+        assert infill["available"] is False and "infill" in infill["reason"]
+        sid = session(c)
+        node = primer(c, sid)
+        r = c.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN)
+        one_line_error(r, 400, "never learned")
+        assert len(c.get(f"/api/sessions/{sid}").json()["nodes"]) == 1
+    service.close()
