@@ -55,14 +55,25 @@ class Grammar:
         min_end: int | None = None,
         max_silence: int | None = None,
         tokens: np.ndarray | None = None,
+        closer: int | None = None,
+        piece_duration: int | None = None,
+        drums_at_limit: bool = True,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
         `max_silence`: time units (`max_silence` None: silences of any length). `tokens`: the ids `mask()` decides
         on, its columns in that order (None: the whole vocabulary); a generator that can draw only some tokens
-        asks for those alone, at a fraction of the cost (the others' logits are never computed)."""
+        asks for those alone, at a fraction of the cost (the others' logits are never computed).
+
+        For a span (`codec.infill`'s middle): `closer` is the token that ends a stream in place of `end`
+        (`fill_end`), `duration` the span's end (the clock limit) while `piece_duration` drives `part` and
+        `countdown`, `drums_at_limit=False` keeps every onset inside the span, and `begin()` sets the clock and
+        the notes sounding at its start."""
         self.vocab = vocab
         self.batch = batch
         self.duration = int(duration)
+        self.piece_duration = self.duration if piece_duration is None else int(piece_duration)
+        self.closer = vocab.end if closer is None else int(closer)
+        self.drums_at_limit = drums_at_limit
         self.min_end = self.duration if min_end is None else min(int(min_end), self.duration)
         if max_silence is not None and max_silence < 1:
             raise ValueError(f"max_silence must be >= 1 time unit, got {max_silence}")
@@ -96,7 +107,7 @@ class Grammar:
                 a[cols]
                 for a in (self.key, self.is_off, self.on_ok, self.is_drum_tok, self.is_wait, self.wait_len)
             ),
-            *(np.flatnonzero(cols == t) for t in (vocab.end, vocab.pad)),
+            *(np.flatnonzero(cols == t) for t in (self.closer, vocab.pad)),
             np.flatnonzero((cols >= vocab.style_offset) & (cols <= vocab.start)),
         )
         # per-stream state
@@ -111,6 +122,17 @@ class Grammar:
         self.quiet_from = np.zeros(batch, np.int64)  # the last time something sounded or started
         self.ended = np.zeros(batch, bool)
 
+    def begin(self, clock: int, sounding: np.ndarray) -> None:
+        """Every stream is past its prefix, at time `clock`, with these keys (see `codec.infill.note_keys`)
+        sounding: the state a span's middle starts from."""
+        keys = np.asarray(sounding, dtype=np.int64)
+        self.started[:] = True
+        self.time[:] = int(clock)
+        self.quiet_from[:] = int(clock)
+        self.sounding[:] = False
+        self.sounding[:, keys] = True
+        self.n_sounding[:] = len(np.unique(keys))
+
     def mask(self) -> np.ndarray:
         """(B, R) bool: True where a token may come next; column j is the j-th of `tokens` (R = V by default)."""
         cfg, c = self.vocab.config, self.columns
@@ -123,7 +145,7 @@ class Grammar:
         offs = c.is_off & sounding & (self.onsets == 0)[:, None] & in_order
         room = (self.n_sounding < cfg.max_polyphony)[:, None] | c.is_drum
         ons = c.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
-        ons &= room & (before_limit | (c.is_drum & silent))
+        ons &= room & (before_limit | (c.is_drum & silent & self.drums_at_limit))
         waits = c.is_wait & (self.time[:, None] + c.wait_len <= self.duration)
         if self.max_silence is not None:
             too_long = self.time[:, None] + c.wait_len - self.quiet_from[:, None] > self.max_silence
@@ -162,8 +184,8 @@ class Grammar:
         self.last_off[moved] = -1
         self.quiet_from = np.where((self.n_sounding > 0) | on, self.time, self.quiet_from)
         self.started |= tokens == v.start
-        self.ended |= tokens == v.end
+        self.ended |= tokens == self.closer
         chord = np.where(on, np.minimum(self.onsets, cfg.max_chord), 0)
-        part = part_of(v, self.time, self.duration)
-        countdown = countdown_of(v, self.time, self.duration)
+        part = part_of(v, self.time, self.piece_duration)
+        countdown = countdown_of(v, self.time, self.piece_duration)
         return np.stack([self.time.copy(), chord, part, countdown], axis=1)

@@ -8,9 +8,11 @@ Layout (ids increase down the list; `python -m musenet.codec.vocab` or `musenet 
     style     style:<name> for each style
     instrument instrument:<name> for each instrument (the prefix lists those the piece uses)
     start, end, pad
+    infill    (only with `infill=True`) infill, span_start, span_end, fill, fill_end: see `codec.infill`
 
 A sequence is `style:S instrument:A instrument:B ... start <notes and waits> end`. No id is hard-coded outside
-this module: everything asks `Vocab` for offsets.
+this module: everything asks `Vocab` for offsets. The infill tokens come after `pad`, so a vocabulary with them
+gives every other token the id it has without them (a model trained without them still reads the same ids).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ DEFAULT_STYLES: tuple[str, ...] = (
     "world",
 )
 
+INFILL_TOKENS: tuple[str, ...] = ("infill", "span_start", "span_end", "fill", "fill_end")
+"""The fill-in-the-middle tokens, in id order after `pad` (their grammar and meaning: `codec.infill`)."""
+
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -92,6 +97,9 @@ class VocabConfig:
     """Drum hits carry no note-off; decoded drum notes last this long."""
     dropped_programs: tuple[int, ...] = DROPPED_PROGRAMS
     """GM programs with no instrument (sound effects): their notes are dropped and counted."""
+    infill: bool = True
+    """The five fill-in-the-middle tokens (`INFILL_TOKENS`, after `pad`) exist, so a model can learn to regenerate
+    a span. A saved config without this field predates them and loads as False: it means what it meant."""
 
     def __post_init__(self) -> None:
         names = [i.name for i in self.instruments]
@@ -122,6 +130,7 @@ class VocabConfig:
         d["instruments"] = tuple(Instrument.from_dict(i) for i in d["instruments"])
         d["styles"] = tuple(d["styles"])
         d["dropped_programs"] = tuple(d["dropped_programs"])
+        d.setdefault("infill", False)  # saved before the infill tokens existed
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown vocabulary config fields: {sorted(unknown)}")
@@ -180,8 +189,18 @@ class Vocab:
         return self.start + 2
 
     @property
+    def n_infill(self) -> int:
+        return len(INFILL_TOKENS) if self.config.infill else 0
+
+    def special(self, name: str) -> int:
+        """The id of an infill token (`INFILL_TOKENS`); a KeyError for a vocabulary without them."""
+        if not self.config.infill or name not in INFILL_TOKENS:
+            raise KeyError(f"this vocabulary has no {name!r} token")
+        return self.pad + 1 + INFILL_TOKENS.index(name)
+
+    @property
     def size(self) -> int:
-        return self.pad + 1
+        return self.pad + 1 + self.n_infill
 
     # ---- per-instrument lookup arrays (vectorised encode/decode) ------------------------------------------
     @cached_property
@@ -262,7 +281,7 @@ class Vocab:
         return table
 
     def kind(self, token: int) -> str:
-        """One of note, wait, style, instrument, start, end, pad."""
+        """One of note, wait, style, instrument, start, end, pad, infill (any of the infill tokens), invalid."""
         if 0 <= token < self.n_notes:
             return "note"
         if token < self.style_offset:
@@ -271,6 +290,8 @@ class Vocab:
             return "style"
         if token < self.start:
             return "instrument"
+        if self.pad < token < self.size:
+            return "infill"
         return {self.start: "start", self.end: "end", self.pad: "pad"}.get(token, "invalid")
 
     @cached_property
@@ -284,7 +305,7 @@ class Vocab:
         out += [f"wait:{n}" for n in range(1, self.config.max_wait + 1)]
         out += [f"style:{s}" for s in self.config.styles]
         out += [f"instrument:{i.name}" for i in self.config.instruments]
-        out += ["start", "end", "pad"]
+        out += ["start", "end", "pad"] + list(INFILL_TOKENS[: self.n_infill])
         assert len(out) == self.size
         return out
 
@@ -307,7 +328,8 @@ class Vocab:
         assert np.array_equal(self.velocity_bin(self.velocity_values), np.arange(cfg.velocity_bins))
         assert self.velocity_bin(1) == 0 and self.velocity_bin(127) == cfg.velocity_bins - 1
         assert self.wait_id(1) == self.wait_offset and self.wait_id(cfg.max_wait) == self.style_offset - 1
-        assert self.kind(self.size - 1) == "pad" and self.kind(self.size) == "invalid"
+        assert self.kind(self.pad) == "pad" and self.kind(self.size) == "invalid"
+        assert all(self.kind(self.special(n)) == "infill" for n in INFILL_TOKENS[: self.n_infill])
 
     def layout(self) -> str:
         cfg = self.config
@@ -328,6 +350,14 @@ class Vocab:
             (self.end, self.end + 1, "end"),
             (self.pad, self.pad + 1, "pad"),
         ]
+        notes = {
+            "infill": "infill: a fill-in-the-middle sequence follows (then the instruments to redo)",
+            "span_start": "span_start: the span to fill opens here (its clock time is the span's start)",
+            "span_end": "span_end: the span closes here",
+            "fill": "fill: the middle follows, its clock back at the span's start",
+            "fill_end": "fill_end: the middle is complete (at the span's end)",
+        }
+        rows += [(self.special(n), self.special(n) + 1, notes[n]) for n in INFILL_TOKENS[: self.n_infill]]
         for a, b, what in rows:
             span = f"{a}-{b - 1}" if b - a > 1 else f"{a}"
             lines.append(f"{span:>13}  {b - a:>5}  {what}")

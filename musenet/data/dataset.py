@@ -21,6 +21,9 @@ the music21 corpus is folk tunes of a few hundred tokens, so at context 2048 unp
 start moves by up to half a window (long pieces), then transposition within every instrument's range, a velocity
 shift of +-1 level, a tempo stretch in [0.95, 1.05] (time, duration, part and countdown follow). The same
 (index, seed) always gives the same sample.
+
+**Infilling** (`infill_share`, 0 by default): that share of the one-piece windows becomes a fill-in-the-middle
+sample (`data.infill`, `codec.infill`), drawn from its own generator so the other windows do not change.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import numpy as np
 
 from ..codec.positions import countdown_of, part_of, positions
 from ..codec.vocab import Vocab, VocabConfig
+from ..errors import UserError
 from . import augment as aug
+from . import infill
 from .shards import open_split, read_meta
 
 SNAP_TOKENS = 64  # how far past its nominal start a window looks for a wait to open on
@@ -47,6 +52,7 @@ class WindowDataset:
         augment: bool,
         augment_config: aug.AugmentConfig | None = None,
         pack: bool = False,
+        infill_share: float = 0.0,
     ):
         meta = read_meta(data_dir)
         self.vocab_config: dict = meta["vocab"]
@@ -63,6 +69,13 @@ class WindowDataset:
             raise ValueError(
                 f"context {context} is too short for a prefix of {int(self.index['prefix'].max())} tokens"
             )
+        if not 0.0 <= infill_share <= 1.0:
+            raise ValueError(f"infill_share must be in [0, 1], got {infill_share}")
+        if infill_share > 0 and not self.vocab.config.infill:
+            raise UserError(
+                f"{data_dir} was built with a vocabulary without the infill tokens: rebuild it to train infilling"
+            )
+        self.infill_share = infill_share
         self.pack = pack
         if pack:
             self._windows_packed()
@@ -124,7 +137,11 @@ class WindowDataset:
         n = self.context + 1
         rng = np.random.default_rng(seed) if self.augment else None
         first, count = int(self.win_piece[index]), int(self.win_count[index])
-        parts = [self._piece(first, int(self.win_start[index]), rng)]
+        fim = None  # the fill-in-the-middle transform (`data.infill`), on a share of the one-piece windows
+        if self.infill_share > 0 and count == 1:
+            fim = np.random.default_rng([seed, index, 0x1F1])
+            fim = fim if fim.random() < self.infill_share else None
+        parts = [self._piece(first, int(self.win_start[index]), rng, fim)]
         for p in range(first + 1, first + count):  # packed: whole short pieces after the first
             parts.append(self._piece(p, 0, rng))
         out = {k: np.concatenate([q[k] for q in parts])[:n] for k in parts[0]}
@@ -145,7 +162,9 @@ class WindowDataset:
         notes = seg[seg < v.n_notes]
         return int(np.count_nonzero(v.note_table[notes, 1] > 0))
 
-    def _piece(self, p: int, start: int, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+    def _piece(
+        self, p: int, start: int, rng: np.random.Generator | None, fim: np.random.Generator | None = None
+    ) -> dict[str, np.ndarray]:
         """Piece p's prefix and as much of its body from `start` as a window holds, with positions (unpadded)."""
         v, n = self.vocab, self.context + 1
         row = self.index[p]
@@ -172,13 +191,19 @@ class WindowDataset:
             waits = np.flatnonzero((body_ids >= v.wait_offset) & (body_ids < v.style_offset))
             head = pos.chord[plen : plen + (int(waits[0]) if len(waits) else len(body_ids))]  # a view
             head[head > 0] = np.minimum(head[head > 0] + self._onsets_before(at, start), v.config.max_chord)
-        time = pos.time
+        time, chord = pos.time, pos.chord
         time[plen:] += base
+        if fim is not None:
+            cut = infill.transform(prefix, ids[plen:], time[plen:], base, n, fim, v)
+            if cut is not None:
+                ids, time, chord = (
+                    np.concatenate([a[:plen], b]) for a, b in zip((ids, time, chord), cut, strict=True)
+                )
         duration = max(duration, int(time[-1]))  # a stretch rounds gaps up; keep the end inside the piece
         out = {
             "ids": ids,
             "time": time,
-            "chord": pos.chord,
+            "chord": chord,
             "part": np.asarray(part_of(v, time, duration), dtype=np.int64),
             "countdown": np.asarray(countdown_of(v, time, duration), dtype=np.int64),
         }

@@ -40,6 +40,7 @@ class Candidate:
     repairs: Counter
     instruments: list[str]  # the instruments that play in it
     critic: float | None = None  # the inner critic's P(real) when the candidate was chosen by reranking
+    span: tuple[float, float] | None = None  # infill: the regenerated span (seconds); None for a continuation
 
     @property
     def seconds(self) -> float:
@@ -64,6 +65,7 @@ class Candidate:
             "instruments": self.instruments,
             "tokens": int(len(self.ids)),
             **({} if self.critic is None else {"critic": round(self.critic, 4)}),
+            **({} if self.span is None else {"span": [round(x, 3) for x in self.span]}),
         }
 
 
@@ -116,6 +118,18 @@ class Composer:
     def instruments(self) -> list[str]:
         return [i.name for i in self.vocab.config.instruments]
 
+    def _sampling(self, temperature: float | None, top_k: int | None, top_p: float | None) -> SampleConfig:
+        """The given sampling settings, the model's own defaults (`sampling`) for those left None."""
+        d = self.sampling
+        try:
+            return SampleConfig(
+                d.temperature if temperature is None else temperature,
+                d.top_k if top_k is None else top_k,
+                d.top_p if top_p is None else top_p,
+            )
+        except ValueError as e:
+            raise UserError(str(e)) from None
+
     def generate(
         self,
         style: str | None = None,
@@ -133,15 +147,7 @@ class Composer:
     ) -> list[Candidate]:
         """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real.
         Sampling settings left None are the model's own defaults (`Composer.sampling`)."""
-        d = self.sampling
-        try:
-            sampling = SampleConfig(
-                d.temperature if temperature is None else temperature,
-                d.top_k if top_k is None else top_k,
-                d.top_p if top_p is None else top_p,
-            )
-        except ValueError as e:
-            raise UserError(str(e)) from None
+        sampling = self._sampling(temperature, top_k, top_p)
         cfg = GenerateConfig(style, tuple(instruments), seconds, candidates, seed, sampling)
         cfg.check(self.vocab)
         if not 1 <= rerank <= 64:
@@ -171,6 +177,80 @@ class Composer:
             used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
             playing = [names[k] for k in used if k >= 0]
             results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing, scores[i - 1]))
+        return results
+
+    def infill(
+        self,
+        piece: str | Path | Piece,
+        start: float,
+        end: float,
+        instruments: Sequence[str] | None = None,
+        candidates: int = 4,
+        style: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int = 0,
+        progress: Callable[[float], None] | None = None,
+        rerank: int = 1,
+    ) -> list[Candidate]:
+        """Regenerates the span [start, end) seconds of `piece` (a MIDI path or a Piece) for `instruments` (None:
+        all of the piece's): `candidates` versions, each the whole piece with every note outside the redone part
+        identical to the input's (see `generate.infill`). Sampling and `rerank` work as for `generate`."""
+        from .infill import InfillConfig, assemble, infill_ids, middle_of
+
+        cfg = InfillConfig(
+            start,
+            end,
+            None if instruments is None else tuple(instruments),
+            style,
+            candidates,
+            seed,
+            self._sampling(temperature, top_k, top_p),
+        )
+        cfg.check(self.vocab)
+        if not 1 <= rerank <= 64:
+            raise UserError(f"--rerank must be 1..64, got {rerank}")
+        source = piece if isinstance(piece, Piece) else load_midi(piece)
+        label = style or source.style or self.styles[0]
+        made = []
+        total = candidates * rerank
+        batches = [min(64, total - at) for at in range(0, total, 64)]
+        for b, size in enumerate(batches):
+            step = None
+            if progress is not None:
+                step = lambda f, b=b: progress((b + f) / len(batches))  # noqa: E731 -- one-line rescale
+            sub = InfillConfig(cfg.start, cfg.end, cfg.instruments, style, size, seed + b, cfg.sample)
+            p, out = infill_ids(self.model, self.vocab, sub, source, step)
+            made += [(g, *assemble(source, p, middle_of(g, self.vocab), self.vocab)) for g in out]
+        scores: list[float | None] = [None] * len(made)
+        if rerank > 1:
+            from ..codec.encode import encode
+
+            critic = self.critic()
+            logits = critic.score(
+                [encode(m[1], self.vocab, style=label).ids for m in made], self.vocab.start, self.vocab.pad
+            )
+            order = np.argsort(-logits, kind="stable")[:candidates]
+            made = [made[int(k)] for k in order]
+            scores = [float(1 / (1 + np.exp(-logits[int(k)]))) for k in order]
+        names = self.instruments
+        results = []
+        for i, (g, piece_i, repairs) in enumerate(made[:candidates], 1):
+            notes = piece_i.notes
+            used = np.unique(self.vocab.program_to_instrument[notes["program"].astype(np.int64)])
+            results.append(
+                Candidate(
+                    i,
+                    Piece(notes, style=label, title=f"candidate-{i}"),
+                    g.ids,
+                    0.0,
+                    repairs,
+                    [names[k] for k in used if k >= 0],
+                    scores[i - 1],
+                    (start, end),
+                )
+            )
         return results
 
     @property

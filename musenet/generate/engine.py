@@ -158,15 +158,39 @@ def _generate_ids(
     start = np.concatenate([prefix, body])
     ids = np.repeat(start[None, :], B, axis=0)
     pos = np.stack([grammar.push(np.full(B, t)) for t in start], axis=1)  # (B, N, 4)
-    step = Decoder(model, torch.from_numpy(rows))
 
+    def report(g: Grammar) -> None:
+        if progress is not None:
+            progress(float(np.minimum(g.time, duration).min() - primer_units) / new_units)
+
+    ids, pos = sample_streams(
+        model, grammar, rows, ids, pos, len(prefix), cfg.seed, cfg.sample, report, fill_threads
+    )
+    return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]
+
+
+def sample_streams(
+    model,
+    grammar: Grammar,
+    rows: np.ndarray,
+    ids: np.ndarray,
+    pos: np.ndarray,
+    n_prefix: int,
+    seed: int,
+    sampling: SampleConfig,
+    progress: Callable[[Grammar], None] | None = None,
+    fill_threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sampling loop shared by continuation and infilling: `ids` (B, N) and `pos` (B, N, 4) given (the grammar
+    already past them), tokens drawn from `rows` under `grammar.mask()` until every stream has ended; the first
+    `n_prefix` tokens stay in the window when it slides. Returns the whole (B, M) ids and (B, M, 4) positions."""
+    step = Decoder(model, torch.from_numpy(rows))
     ctx = model.config.block_size
-    n_prefix = len(prefix)
     if n_prefix + 8 > ctx:
         raise UserError(f"the model's context ({ctx} tokens) is too short for this prefix")
     keep = max(1, ctx - n_prefix - ctx // 4)  # body tokens kept when the window (re)fills
-    gen = torch.Generator().manual_seed(cfg.seed)
-    cache = model.new_cache(B, ctx)
+    gen = torch.Generator().manual_seed(seed)
+    cache = model.new_cache(ids.shape[0], ctx)
     refill = True
     logits = None
     new_ids: list[
@@ -196,12 +220,12 @@ def _generate_ids(
                 torch.set_num_threads(1)
             refill = False
         mask = torch.from_numpy(grammar.mask())
-        tok = rows[sample(logits, cfg.sample, gen, mask).numpy()]  # (B,) column -> token id
+        tok = rows[sample(logits, sampling, gen, mask).numpy()]  # (B,) column -> token id
         p = grammar.push(tok)
         new_ids.append(tok)
         new_pos.append(p)
         if progress is not None:
-            progress(float(np.minimum(grammar.time, duration).min() - primer_units) / new_units)
+            progress(grammar)
         if grammar.ended.all():
             break
         if cache.length + 1 > ctx:
@@ -209,4 +233,4 @@ def _generate_ids(
             continue
         logits = step(torch.from_numpy(tok), _positions(p), cache=cache)
     flush()
-    return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]
+    return ids, pos

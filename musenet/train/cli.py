@@ -29,6 +29,7 @@ _OVERRIDES: dict[str, tuple[type, str]] = {
     "warmup_steps": (int, "linear warmup steps"),
     "weight_decay": (float, "AdamW weight decay (default 0.1)"),
     "grad_clip": (float, "clip the gradient norm to this; 0 = off (default 1.0)"),
+    "infill_share": (float, "share of training windows made fill-in-the-middle samples (default 0)"),
     "mixup": (float, "mixup in token-embedding space, Beta(a, a); 0 = off (default)"),
     "eval_interval": (int, "steps between validation losses"),
     "eval_batches": (int, "validation batches per evaluation (default 8)"),

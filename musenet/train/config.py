@@ -81,6 +81,9 @@ class TrainConfig:
     """MuseNet's mixup in token-embedding space: lambda ~ Beta(mixup, mixup) per micro-batch; 0 = off."""
     augment: bool = True
     """The dataset's augmentations (transposition, velocity, tempo) on training windows."""
+    infill_share: float = 0.0
+    """Share of training windows turned into fill-in-the-middle samples (`musenet.data.infill`), so the model
+    learns to regenerate a span besides continuing; 0 = left to right only. Validation stays left to right."""
 
     # machinery
     dtype: str = "auto"
@@ -106,6 +109,8 @@ class TrainConfig:
             raise ValueError(f"structural_init must be normal or zero, not {self.structural_init!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if not 0.0 <= self.infill_share <= 1.0:
+            raise ValueError(f"infill_share must be in [0, 1], got {self.infill_share}")
         if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
             raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
         for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):

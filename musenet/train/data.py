@@ -32,15 +32,21 @@ class Windows(Protocol):
     def sample(self, index: int, seed: int) -> dict[str, np.ndarray]: ...
 
 
-def open_dataset(spec: str, data_dir: str, split: str, context: int, augment: bool) -> Windows:
-    """Import `module:Class` lazily (the data package is optional for the model) and open one split."""
+def open_dataset(
+    spec: str, data_dir: str, split: str, context: int, augment: bool, infill_share: float = 0.0
+) -> Windows:
+    """Import `module:Class` lazily (the data package is optional for the model) and open one split;
+    `infill_share` > 0 is passed on to the class (which must take it)."""
     module, _, name = spec.partition(":")
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
         raise UserError(f"--dataset {spec}: {e}") from e
     try:  # WindowDataset raises UserError itself for a folder that is not a built dataset
-        return cls(data_dir, split, context, augment)
+        extra = {"infill_share": infill_share} if infill_share > 0 else {}
+        return cls(data_dir, split, context, augment, **extra)
+    except TypeError as e:
+        raise UserError(f"--dataset {spec} cannot train infilling: {e}") from e
     except (FileNotFoundError, KeyError) as e:
         raise UserError(f"cannot open the {split} split of {data_dir}: {e}") from e
 

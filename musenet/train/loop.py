@@ -95,7 +95,7 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
     if resume and not checkpoint.exists(out):
         raise UserError(f"--resume: no checkpoint in {out}")
 
-    train_ds = open_dataset(cfg.dataset, cfg.data, "train", cfg.context, cfg.augment)
+    train_ds = open_dataset(cfg.dataset, cfg.data, "train", cfg.context, cfg.augment, cfg.infill_share)
     val_ds = open_dataset(cfg.dataset, cfg.data, "val", cfg.context, False)
     if len(train_ds) == 0:
         raise UserError(f"the train split of {cfg.data} has no windows")
