@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_web_api import primer_midi, save_random_model  # tests/ is on sys.path (pytest's rootdir import)
-from test_web_infill import save_infill_model
+from test_web_api import primer_midi  # tests/ is on sys.path (pytest's rootdir import)
+from test_web_infill import save_infill_model, save_plain_model
 
 from musenet.codec.safe import SafeLoader
 
@@ -76,9 +76,9 @@ def serving(model: Path, home: Path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A server whose random model never learned infilling."""
+    """A server whose random model never learned infilling (like the shipped v0.2)."""
     home = tmp_path_factory.mktemp("home")
-    with serving(save_random_model(tmp_path_factory.mktemp("model")), home) as url:
+    with serving(save_plain_model(tmp_path_factory.mktemp("model")), home) as url:
         yield url, home
 
 

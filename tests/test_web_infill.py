@@ -1,19 +1,26 @@
-"""Regenerate span over HTTP: a node's span redone by the real `Composer.infill` of a small random model that has
-the infilling tokens, its candidates stored as the node's children; every bad request a one-line 4xx that stores
-nothing; a model that never learned infilling says so."""
+"""Regenerate span over HTTP: a node's span redone by the real `Composer.infill` of a small random model whose
+vocabulary has the infilling tokens, its candidates stored as the node's children; every bad request a one-line
+4xx that stores nothing; a model that never learned infilling (no infill tokens, like the shipped v0.2) says so."""
 
 from collections import Counter
 
 import pytest
 from test_web_api import VOCAB, finish, make_client, one_line_error, primer_midi, save_random_model, session
 
+from musenet.codec.vocab import Vocab, VocabConfig
 from musenet.generate.composer import load
 
 SPAN = {"start": 1.0, "end": 2.5, "candidates": 2, "seed": 5}
 
 
 def save_infill_model(path):
-    return save_random_model(path)  # TODO(h14a): a vocabulary with the infilling tokens
+    assert VOCAB.config.infill  # the default vocabulary has the infill tokens
+    return save_random_model(path, VOCAB)
+
+
+def save_plain_model(path):
+    """A model that never learned infilling: its vocabulary predates the infill tokens."""
+    return save_random_model(path, Vocab(VocabConfig(infill=False)))
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +71,7 @@ def test_regenerate_a_span_adds_children_that_keep_the_rest(client):
     for k in kids:
         after = notes_of(client, sid, k["id"])
         assert outside(after, 1.0, 2.5) == outside(before, 1.0, 2.5)  # the untouched music, note for note
+        assert Counter(after) != Counter(before)  # and the span was redone
         assert client.get(f"/api/sessions/{sid}/nodes/{k['id']}/wav").content[:4] == b"RIFF"
         assert client.get(f"/api/sessions/{sid}/nodes/{k['id']}").json()["span"] == [1.0, 2.5]
     tree = client.get(f"/api/sessions/{sid}").json()["nodes"]
@@ -82,18 +90,19 @@ def test_regenerate_a_span_adds_children_that_keep_the_rest(client):
         Counter(notes_of(client, sid, grandchild["id"])),
     )
     assert not parent_notes - new_notes  # nothing of the parent's piano is lost
-    assert all(n[4] == violin for n in new_notes - parent_notes)
+    assert new_notes - parent_notes and all(n[4] == violin for n in new_notes - parent_notes)
 
 
 @pytest.mark.parametrize(
     "change, status, words",
     [
-        ({"start": -1.0}, 400, "outside this piece"),
-        ({"end": 60.0}, 400, "outside this piece"),
-        ({"start": 2.0, "end": 2.0}, 400, "end after it starts"),
-        ({"start": 2.5, "end": 1.0}, 400, "end after it starts"),
+        ({"start": -1.0}, 400, "start must be >= 0"),
+        ({"end": 60.0}, 400, "outside the piece"),
+        ({"start": 2.0, "end": 2.0}, 400, "must come after its start"),
+        ({"start": 2.5, "end": 1.0}, 400, "must come after its start"),
         ({"instruments": ["kazoo"]}, 400, "unknown instrument 'kazoo'"),
         ({"instruments": []}, 400, "at least one instrument"),
+        ({"end": 1e300}, 400, "at most 120 s"),
         ({"candidates": 0}, 400, "candidates"),
         ({"temperature": 0}, 400, "temperature"),
         ({"start": "soon"}, 422, "start"),
@@ -113,7 +122,7 @@ def test_a_span_longer_than_the_model_can_see_is_refused(client):
     sid = session(client)
     node = primer(client, sid, seconds=60.0)
     r = client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN | {"start": 0.0, "end": 59.0})
-    one_line_error(r, 400, "span")
+    one_line_error(r, 400, "longer than the model can see")
     assert len(client.get(f"/api/sessions/{sid}").json()["nodes"]) == 1
 
 
@@ -125,11 +134,11 @@ def test_unknown_nodes_and_other_sessions_nodes_are_404(client):
 
 
 def test_a_model_that_never_learned_infilling_says_so(tmp_path, musenet_home):
-    plain = load(save_random_model(tmp_path / "plain"))
+    plain = load(save_plain_model(tmp_path / "plain"))
     c, service = make_client(plain, musenet_home / "web-plain")
     with c:
         infill = c.get("/api/info").json()["infill"]
-        assert infill["available"] is False and "infill" in infill["reason"]
+        assert infill["available"] is False and "never learned infilling" in infill["reason"]
         sid = session(c)
         node = primer(c, sid)
         r = c.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN)

@@ -25,6 +25,7 @@ from ..codec.safe import Limits, SafeLoader
 from ..errors import UserError
 from ..generate.composer import Composer
 from ..generate.engine import GenerateConfig
+from ..generate.infill import InfillConfig, prompt
 from ..generate.sampling import SampleConfig
 from .config import ServeConfig
 from .jobs import Job, JobQueue, QueueFull
@@ -221,37 +222,34 @@ class CoComposer:
         )
 
     def infill_unavailable(self) -> str | None:
-        """Why this model cannot regenerate a span (one line), or None when it can."""
-        return None  # TODO(h14a)
+        """Why this model cannot regenerate a span (the core's own one-line reason), or None when it can."""
+        try:
+            InfillConfig(0.0, 1.0).check(
+                self.composer.vocab
+            )  # a span that is always fine: only the model can fail
+        except UserError as e:
+            return str(e)
+        return None
 
     def check_infill(self, ask: InfillAsk, node: Node) -> None:
+        """The server's limits, then the core's checks of the span against the model and the node's piece (inside
+        it, end after start, known instruments, short enough for the model's context), before any queueing."""
         reason = self.infill_unavailable()
         if reason is not None:
-            raise UserError(f"Regenerate span is unavailable: {reason}")
+            raise UserError(reason)
         if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (ask.start, ask.end)):
             raise UserError("start and end must be numbers of seconds")
-        if ask.end <= ask.start:
-            raise UserError(f"the span must end after it starts (start {ask.start:g} s, end {ask.end:g} s)")
-        duration = node.piece.duration
-        if ask.start < 0 or ask.end > duration + 1e-6:
-            raise UserError(
-                f"the span {ask.start:g}-{ask.end:g} s is outside this piece (0-{duration:.2f} s); "
-                "select a span inside it"
-            )
         if ask.end - ask.start > self.cfg.max_seconds:
             raise UserError(
                 f"a span may last at most {self.cfg.max_seconds:g} s, got {ask.end - ask.start:g}"
             )
         if not 1 <= ask.candidates <= self.cfg.max_candidates:
             raise UserError(f"candidates must be 1..{self.cfg.max_candidates}, got {ask.candidates}")
-        if ask.instruments is not None:
-            names = self.composer.instruments
-            if not ask.instruments:
-                raise UserError("name at least one instrument to redo, or none (null) for all of them")
-            for name in ask.instruments:
-                if name not in names:
-                    raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
-        self._check_sampling(self._resolved(ask))
+        ask = self._resolved(ask)
+        self._check_sampling(ask)
+        sampling = SampleConfig(ask.temperature, ask.top_k, ask.top_p)
+        cfg = InfillConfig(ask.start, ask.end, ask.instruments, candidates=ask.candidates, sample=sampling)
+        prompt(node.piece, self.composer.vocab, cfg, self.composer.model.config.block_size)
 
     def _regenerate(self, sid: str, node: Node, ask: InfillAsk, seed: int, report) -> list[dict]:
         ask = self._resolved(ask)
@@ -269,7 +267,7 @@ class CoComposer:
             progress=lambda f: report(GENERATE_SHARE * f),
         )
         settings = {
-            "style": node.piece.style or self.composer.styles[0],
+            "style": cands[0].piece.style if cands else None,
             "span": [round(ask.start, 3), round(ask.end, 3)],
             "span_instruments": list(ask.instruments) if ask.instruments is not None else None,
             "temperature": ask.temperature,

@@ -228,11 +228,13 @@ function spanTools(node) {
   const box = el("div", { class: "span-tools" },
     el("div", { class: "row" }, "Span", num("span-start", "span start (s)"), "to", num("span-end", "span end (s)"), "s", button),
     ticks);
-  if (!infill.available) {
+  if (!infill.available) {  // say why instead of offering what would fail
+    ticks.remove();
+    for (const input of box.querySelectorAll("input")) input.disabled = true;
     box.append(el("p", { class: "why" }, `Regenerate span is unavailable: ${infill.reason}`));
     button.title = infill.reason;
   } else {
-    box.prepend(el("p", { class: "hint" }, `Drag across the piano roll to select a span to regenerate (at most ${infill.max_seconds} s).`));
+    box.prepend(el("p", { class: "hint" }, "Drag across the piano roll to select a span to regenerate."));
   }
   return box;
 }
