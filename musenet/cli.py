@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "musenet.generate.cli",
         "compose music from scratch or continuing a MIDI primer -> MIDI + WAV",
     ),
+    "infill": (
+        "musenet.generate.infill_cli",
+        "regenerate a span of a MIDI file (some or all instruments), keeping the rest note for note",
+    ),
     "styles": ("musenet.generate.cli:Styles", "list the styles a model knows"),
     "instruments": ("musenet.generate.cli:Instruments", "list the instruments a model can play"),
     "vocab": ("musenet.commands.vocab", "print the token vocabulary's layout"),

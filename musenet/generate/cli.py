@@ -65,6 +65,26 @@ def _progress():
     return show
 
 
+def save_candidates(pieces, out: Path, audio: bool, soundfont: Path | None) -> list[dict]:
+    """candidate-N.mid (+ .wav) for each candidate in `out`; their summaries with the files. All or nothing."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    summaries = []
+    try:
+        for c in pieces:
+            files = {"midi": str(c.save_midi(out / f"candidate-{c.index}.mid"))}
+            written.append(Path(files["midi"]))
+            if audio:
+                files["wav"] = str(c.save_wav(out / f"candidate-{c.index}.wav", soundfont=soundfont))
+                written.append(Path(files["wav"]))
+            summaries.append({**c.summary(), "files": files})
+    except BaseException:
+        for p in written:  # no half-finished set of files
+            p.unlink(missing_ok=True)
+        raise
+    return summaries
+
+
 def run(args: argparse.Namespace) -> int:
     from .composer import load
 
@@ -93,23 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if progress is not None:
         sys.stderr.write("\r" + " " * 20 + "\r")
     elapsed = time.monotonic() - t0
-    args.out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    summaries = []
-    try:
-        for c in pieces:
-            files = {"midi": str(c.save_midi(args.out / f"candidate-{c.index}.mid"))}
-            written.append(Path(files["midi"]))
-            if not args.no_audio:
-                files["wav"] = str(
-                    c.save_wav(args.out / f"candidate-{c.index}.wav", soundfont=args.soundfont)
-                )
-                written.append(Path(files["wav"]))
-            summaries.append({**c.summary(), "files": files})
-    except BaseException:
-        for p in written:  # no half-finished set of files
-            p.unlink(missing_ok=True)
-        raise
+    summaries = save_candidates(pieces, args.out, not args.no_audio, args.soundfont)
     if args.json:
         out = {
             "model": str(composer.path),
