@@ -223,10 +223,8 @@ class CoComposer:
 
     def infill_unavailable(self) -> str | None:
         """Why this model cannot regenerate a span (the core's own one-line reason), or None when it can."""
-        try:
-            InfillConfig(0.0, 1.0).check(
-                self.composer.vocab
-            )  # a span that is always fine: only the model can fail
+        try:  # a span that is always fine: only the model can fail it
+            InfillConfig(0.0, 1.0).check(self.composer.vocab)
         except UserError as e:
             return str(e)
         return None
@@ -366,9 +364,8 @@ class CoComposer:
         added: list[Node] = []
         try:
             for i, c in enumerate(cands):
-                primer_seconds = c.primer_seconds if kind == "candidate" else 0.0
                 info = (
-                    self._describe(c.piece, primer_seconds)
+                    self._describe(c.piece, c.primer_seconds)  # 0 for an infill: nothing is a primer there
                     | settings
                     | {"candidate": c.index, "critic": c.critic}
                 )
