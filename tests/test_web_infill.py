@@ -118,6 +118,15 @@ def test_bad_spans_are_one_line_errors_that_store_nothing(client, change, status
     assert client.get("/api/info").json()["queue"]["waiting"] == 0
 
 
+def test_a_span_that_is_not_a_number_is_refused(client):
+    sid = session(client)
+    node = primer(client, sid)
+    body = '{"start": NaN, "end": 2.5}'  # Python's JSON reader takes NaN; the span must still be a number
+    r = client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", content=body,
+                    headers={"content-type": "application/json"})  # fmt: skip
+    one_line_error(r, 400, "numbers of seconds")
+
+
 def test_a_span_longer_than_the_model_can_see_is_refused(client):
     sid = session(client)
     node = primer(client, sid, seconds=60.0)
