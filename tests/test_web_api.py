@@ -323,8 +323,7 @@ def test_page_and_docs_are_served_from_this_server_only(client):
     assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/api/styles", "/api/instruments", "/api/sessions/{sid}/generate",
-              "/api/sessions/{sid}/nodes/{nid}/continue", "/api/sessions/{sid}/nodes/{nid}/infill",
-              "/api/sessions/{sid}/nodes/{nid}/midi",
+              "/api/sessions/{sid}/nodes/{nid}/continue", "/api/sessions/{sid}/nodes/{nid}/midi",
               "/api/sessions/{sid}/nodes/{nid}/wav", "/api/jobs/{jid}", "/api/sessions/{sid}/primer"):  # fmt: skip
         assert p in paths, p
 

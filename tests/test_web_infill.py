@@ -54,6 +54,7 @@ def outside(notes: list[tuple], start: float, end: float) -> Counter:
 def test_info_says_the_model_can_regenerate_a_span(client):
     infill = client.get("/api/info").json()["infill"]
     assert infill["available"] is True and infill["reason"] is None and infill["max_seconds"] > 0
+    assert "/api/sessions/{sid}/nodes/{nid}/infill" in client.get("/openapi.json").json()["paths"]
 
 
 def test_regenerate_a_span_adds_children_that_keep_the_rest(client):

@@ -204,13 +204,6 @@ def create_app(service: CoComposer) -> FastAPI:
         """Queues N continuations of a node (its notes are kept verbatim); poll GET /api/jobs/{job}."""
         return service.job(service.generate(sid, body.ask(), parent=nid).id)
 
-    @app.post("/api/sessions/{sid}/nodes/{nid}/infill", status_code=202, tags=["generate"])
-    def infill(sid: str, nid: str, body: InfillBody) -> dict:
-        """Queues N candidates of a node with the span [start, end] regenerated (only `instruments` there, if
-        given); the music outside the span is kept note for note. They become the node's children, each with its
-        `span`. Poll GET /api/jobs/{job}."""
-        return service.job(service.infill(sid, nid, body.ask()).id)
-
     @app.get("/api/jobs/{jid}", tags=["generate"])
     def job(jid: str) -> dict:
         """A job's status (queued, running, done, error, cancelled), progress 0..1, and its nodes when done."""
@@ -237,5 +230,12 @@ def create_app(service: CoComposer) -> FastAPI:
         name = f"musenet-{nid[:8]}.wav"
         disposition = "attachment" if download else "inline"
         return FileResponse(path, media_type="audio/wav", filename=name, content_disposition_type=disposition)
+
+    @app.post("/api/sessions/{sid}/nodes/{nid}/infill", status_code=202, tags=["generate"])
+    def infill(sid: str, nid: str, body: InfillBody) -> dict:
+        """Queues N candidates of a node with the span [start, end] regenerated (only `instruments` there, if
+        given); the music outside the span is kept note for note. They become the node's children, each with its
+        `span`. Poll GET /api/jobs/{job}."""
+        return service.job(service.infill(sid, nid, body.ask()).id)
 
     return app

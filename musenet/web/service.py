@@ -207,72 +207,6 @@ class CoComposer:
             per_owner=self.cfg.jobs_per_session,
         )
 
-    # ---- infilling: Regenerate span -----------------------------------------------------------------------
-
-    def infill(self, sid: str, nid: str, ask: InfillAsk) -> Job:
-        """Queues N candidates of a node with the span [start, end] redone. Checks everything first."""
-        self.store.session(sid)
-        node = self.store.node(sid, nid)
-        self.check_infill(ask, node)
-        seed = ask.seed if ask.seed is not None else secrets.randbelow(2**31)
-        return self.jobs.submit(
-            lambda report: self._regenerate(sid, node, ask, seed, report),
-            owner=sid,
-            per_owner=self.cfg.jobs_per_session,
-        )
-
-    def infill_unavailable(self) -> str | None:
-        """Why this model cannot regenerate a span (the core's own one-line reason), or None when it can."""
-        try:  # a span that is always fine: only the model can fail it
-            InfillConfig(0.0, 1.0).check(self.composer.vocab)
-        except UserError as e:
-            return str(e)
-        return None
-
-    def check_infill(self, ask: InfillAsk, node: Node) -> None:
-        """The server's limits, then the core's checks of the span against the model and the node's piece (inside
-        it, end after start, known instruments, short enough for the model's context), before any queueing."""
-        reason = self.infill_unavailable()
-        if reason is not None:
-            raise UserError(reason)
-        if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (ask.start, ask.end)):
-            raise UserError("start and end must be numbers of seconds")
-        if ask.end - ask.start > self.cfg.max_seconds:
-            raise UserError(
-                f"a span may last at most {self.cfg.max_seconds:g} s, got {ask.end - ask.start:g}"
-            )
-        if not 1 <= ask.candidates <= self.cfg.max_candidates:
-            raise UserError(f"candidates must be 1..{self.cfg.max_candidates}, got {ask.candidates}")
-        ask = self._resolved(ask)
-        self._check_sampling(ask)
-        sampling = SampleConfig(ask.temperature, ask.top_k, ask.top_p)
-        cfg = InfillConfig(ask.start, ask.end, ask.instruments, candidates=ask.candidates, sample=sampling)
-        prompt(node.piece, self.composer.vocab, cfg, self.composer.model.config.block_size)
-
-    def _regenerate(self, sid: str, node: Node, ask: InfillAsk, seed: int, report) -> list[dict]:
-        ask = self._resolved(ask)
-        cands = self.composer.infill(
-            node.piece,
-            start=ask.start,
-            end=ask.end,
-            instruments=ask.instruments,
-            candidates=ask.candidates,
-            temperature=ask.temperature,
-            top_k=ask.top_k,
-            top_p=ask.top_p,
-            seed=seed,
-            rerank=self.cfg.rerank if self.composer.has_critic else 1,
-            progress=lambda f: report(GENERATE_SHARE * f),
-        )
-        settings = {
-            "style": cands[0].piece.style if cands else None,
-            "span": [round(ask.start, 3), round(ask.end, 3)],
-            "span_instruments": list(ask.instruments) if ask.instruments is not None else None,
-            "temperature": ask.temperature,
-            "seed": seed,
-        }
-        return self._add_candidates(sid, node, "infill", cands, settings, report)
-
     def job(self, jid: str) -> dict:
         job = self.jobs.get(jid)
         if job is None:
@@ -398,5 +332,71 @@ class CoComposer:
             "primer_seconds": round(primer_seconds, 3),
         }
 
+    # ---- infilling: Regenerate span -----------------------------------------------------------------------
 
-__all__ = ["Ask", "CoComposer", "InfillAsk", "NotFound", "QueueFull", "clean_name"]
+    def infill(self, sid: str, nid: str, ask: InfillAsk) -> Job:
+        """Queues N candidates of a node with the span [start, end] redone. Checks everything first."""
+        self.store.session(sid)
+        node = self.store.node(sid, nid)
+        self.check_infill(ask, node)
+        seed = ask.seed if ask.seed is not None else secrets.randbelow(2**31)
+        return self.jobs.submit(
+            lambda report: self._regenerate(sid, node, ask, seed, report),
+            owner=sid,
+            per_owner=self.cfg.jobs_per_session,
+        )
+
+    def infill_unavailable(self) -> str | None:
+        """Why this model cannot regenerate a span (the core's own one-line reason), or None when it can."""
+        try:  # a span that is always fine: only the model can fail it
+            InfillConfig(0.0, 1.0).check(self.composer.vocab)
+        except UserError as e:
+            return str(e)
+        return None
+
+    def check_infill(self, ask: InfillAsk, node: Node) -> None:
+        """The server's limits, then the core's checks of the span against the model and the node's piece (inside
+        it, end after start, known instruments, short enough for the model's context), before any queueing."""
+        reason = self.infill_unavailable()
+        if reason is not None:
+            raise UserError(reason)
+        if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (ask.start, ask.end)):
+            raise UserError("start and end must be numbers of seconds")
+        if ask.end - ask.start > self.cfg.max_seconds:
+            raise UserError(
+                f"a span may last at most {self.cfg.max_seconds:g} s, got {ask.end - ask.start:g}"
+            )
+        if not 1 <= ask.candidates <= self.cfg.max_candidates:
+            raise UserError(f"candidates must be 1..{self.cfg.max_candidates}, got {ask.candidates}")
+        ask = self._resolved(ask)
+        self._check_sampling(ask)
+        sampling = SampleConfig(ask.temperature, ask.top_k, ask.top_p)
+        cfg = InfillConfig(ask.start, ask.end, ask.instruments, candidates=ask.candidates, sample=sampling)
+        prompt(node.piece, self.composer.vocab, cfg, self.composer.model.config.block_size)
+
+    def _regenerate(self, sid: str, node: Node, ask: InfillAsk, seed: int, report) -> list[dict]:
+        ask = self._resolved(ask)
+        cands = self.composer.infill(
+            node.piece,
+            start=ask.start,
+            end=ask.end,
+            instruments=ask.instruments,
+            candidates=ask.candidates,
+            temperature=ask.temperature,
+            top_k=ask.top_k,
+            top_p=ask.top_p,
+            seed=seed,
+            rerank=self.cfg.rerank if self.composer.has_critic else 1,
+            progress=lambda f: report(GENERATE_SHARE * f),
+        )
+        settings = {
+            "style": cands[0].piece.style if cands else None,
+            "span": [round(ask.start, 3), round(ask.end, 3)],
+            "span_instruments": list(ask.instruments) if ask.instruments is not None else None,
+            "temperature": ask.temperature,
+            "seed": seed,
+        }
+        return self._add_candidates(sid, node, "infill", cands, settings, report)
+
+
+__all__ = ["Ask", "CoComposer", "NotFound", "QueueFull", "clean_name"]
