@@ -89,7 +89,9 @@ def prompt(piece: Piece, vocab: Vocab, cfg: InfillConfig, context: int) -> Promp
     model's `context`."""
     cfg.check(vocab)
     unit_ms = vocab.config.time_unit_ms
-    enc = encode(piece, vocab, style=cfg.style)
+    known = piece.style if piece.style in vocab.config.styles else None
+    style = cfg.style or known
+    enc = encode(piece, vocab, style=style)
     if len(piece) == 0 or enc.duration == 0:
         raise UserError("the piece has no notes to infill around")
     names = [i.name for i in vocab.config.instruments]
@@ -111,7 +113,7 @@ def prompt(piece: Piece, vocab: Vocab, cfg: InfillConfig, context: int) -> Promp
             f"the span {cfg.start:g}-{cfg.end:g} s is shorter than one time unit ({unit_ms:g} ms)"
         )
     fim = split(body, time, vocab, t0, t1, redo)
-    prefix = prefix_ids(vocab, cfg.style or piece.style, sorted(set(present) | set(redo)))
+    prefix = prefix_ids(vocab, style, sorted(set(present) | set(redo)))
     # how many tokens the new middle will take: the old one's, or the piece's density if it was thinner
     density = len(body) / max(1, D) * max(1, len(redo)) / max(1, len(present))
     expect = max(len(fim.middle), int(density * (t1 - t0)))
