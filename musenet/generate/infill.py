@@ -102,7 +102,9 @@ def prompt(piece: Piece, vocab: Vocab, cfg: InfillConfig, context: int) -> Promp
     )
     redo = present if cfg.instruments is None else sorted(names.index(n) for n in cfg.instruments)
     t0, t1 = int(to_units(cfg.start, unit_ms)), int(to_units(cfg.end, unit_ms))
-    seconds = D * unit_ms / 1000
+    seconds = max(D, int(to_units(piece.duration, unit_ms))) * unit_ms / 1000
+    if t1 <= max(D, int(to_units(piece.duration, unit_ms))):
+        t1 = min(t1, D)  # past the last event only note tails sound (drum hits have no length in tokens)
     if t0 >= D or t1 > D:
         raise UserError(
             f"the span {cfg.start:g}-{cfg.end:g} s is outside the piece (it lasts {seconds:.2f} s): "
