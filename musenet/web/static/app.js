@@ -184,15 +184,18 @@ function pickSpan(canvas, data) {
   canvas.addEventListener("pointercancel", done);
 }
 
-// The selected span of the current node (null, null: none): redrawn on the roll, written in the span tools.
-function setSpan(node, start, end) {
+// The selected span of the current node (null, null: none): redrawn on the roll, written in the span tools
+// (unless it was typed there: `typed`).
+function setSpan(node, start, end, typed = false) {
   state.span = start === null ? null : { node, start: round2(start), end: round2(end) };
   const canvas = document.querySelector("#current canvas.pick");
   if (canvas && canvas.redraw) canvas.redraw();
   const tools = document.querySelector("#current .span-tools");
   if (!tools) return;
-  tools.querySelector(".span-start").value = state.span ? state.span.start.toFixed(1) : "";
-  tools.querySelector(".span-end").value = state.span ? state.span.end.toFixed(1) : "";
+  if (!typed) {
+    tools.querySelector(".span-start").value = state.span ? state.span.start.toFixed(1) : "";
+    tools.querySelector(".span-end").value = state.span ? state.span.end.toFixed(1) : "";
+  }
   updateSpanButton();
 }
 const round2 = (t) => Math.round(t * 100) / 100;
@@ -203,8 +206,7 @@ function updateSpanButton() {
   const infill = state.info.infill;
   const ok = infill.available && state.span && state.span.node === state.current && state.span.end > state.span.start;
   button.disabled = state.job !== null || !ok;
-  button.textContent = state.span && ok
-    ? `Regenerate span ${state.span.start.toFixed(1)}–${state.span.end.toFixed(1)} s` : "Regenerate span";
+  button.textContent = state.span && ok ? `Regenerate span ${state.span.start}–${state.span.end} s` : "Regenerate span";
 }
 
 // Under the current node's roll: the span (typed or dragged), the instruments to redo, the button, and why the
@@ -215,7 +217,7 @@ function spanTools(node) {
     const input = el("input", { type: "number", class: cls, min: "0", max: String(node.seconds), step: "0.1", "aria-label": label });
     input.addEventListener("change", () => {
       const a = Number(box.querySelector(".span-start").value), b = Number(box.querySelector(".span-end").value);
-      if (box.querySelector(".span-start").value !== "" && box.querySelector(".span-end").value !== "") setSpan(node.id, a, b);
+      if (box.querySelector(".span-start").value !== "" && box.querySelector(".span-end").value !== "") setSpan(node.id, a, b, true);
     });
     return input;
   };
@@ -350,7 +352,7 @@ function renderCurrent() {
       "back to any node and branch from it, and download any node as MIDI or WAV."));
   } else {
     const audio = player(node);
-    const parts = [el("h3", {}, node.label), el("div", { class: "meta" }, describe(node)), rollFor(node, audio, true), audio, chips(node),
+    const parts = [el("h3", {}, node.label), el("div", { class: "meta" }, describe(node)), rollFor(node, audio, state.info.infill.available), audio, chips(node),
       spanTools(node), actions(node, false)];
     box.replaceChildren(...parts);
     if (state.span && state.span.node === node.id) setSpan(node.id, state.span.start, state.span.end);
