@@ -30,6 +30,10 @@ _OVERRIDES: dict[str, tuple[type, str]] = {
     "weight_decay": (float, "AdamW weight decay (default 0.1)"),
     "grad_clip": (float, "clip the gradient norm to this; 0 = off (default 1.0)"),
     "mixup": (float, "mixup in token-embedding space, Beta(a, a); 0 = off (default)"),
+    "style_alpha": (
+        float,
+        "style balance: a style's share of windows ~ its tokens^alpha; 1 = by tokens (default 0.5)",
+    ),
     "eval_interval": (int, "steps between validation losses"),
     "eval_batches": (int, "validation batches per evaluation (default 8)"),
     "ckpt_interval": (int, "steps between checkpoints (default: the eval interval)"),

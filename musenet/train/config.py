@@ -81,6 +81,9 @@ class TrainConfig:
     """MuseNet's mixup in token-embedding space: lambda ~ Beta(mixup, mixup) per micro-batch; 0 = off."""
     augment: bool = True
     """The dataset's augmentations (transposition, velocity, tempo) on training windows."""
+    style_alpha: float = 0.5
+    """Style balance of the drawn windows: a style holding T tokens gets a share T^style_alpha / sum(T^style_alpha)
+    of them (1 = in proportion to tokens, 0 = every style alike; see musenet.train.data.StyleBalance)."""
 
     # machinery
     dtype: str = "auto"
@@ -106,6 +109,8 @@ class TrainConfig:
             raise ValueError(f"structural_init must be normal or zero, not {self.structural_init!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if not 0 <= self.style_alpha <= 1:
+            raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
         if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
             raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
         for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):
@@ -153,4 +158,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        return cls(**d)
+        # runs saved before style balancing drew windows in proportion to their count: alpha 1 is the closest
+        return cls(**{"style_alpha": 1.0, **d})

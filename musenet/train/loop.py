@@ -21,7 +21,7 @@ from musenet.model import checkpoint
 from musenet.model.gpt import GPT
 from musenet.train import ddp
 from musenet.train.config import TrainConfig
-from musenet.train.data import Batch, TrainBatches, open_dataset, val_batches
+from musenet.train.data import Batch, StyleBalance, TrainBatches, open_dataset, val_batches
 from musenet.train.log import CsvLog, plot
 from musenet.train.objective import Objective
 from musenet.train.optim import autocast_dtype, lr_at, make_optimizer
@@ -137,7 +137,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
     def amp():
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
 
-    batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup)
+    balance = StyleBalance(train_ds, cfg.style_alpha)
+    batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup, balance)
     vals = val_batches(val_ds, cfg.batch_size, cfg.eval_batches, d.rank, d.world)
     log = None
     if d.main:
@@ -150,6 +151,7 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             f"{'bf16' if amp_dtype else 'fp32'}, steps {start}->{cfg.max_steps}",
             flush=True,
         )
+        print(balance.report(), flush=True)
 
     if start >= cfg.max_steps and d.main:
         print(f"the run is already at step {start}: pass a larger --max-steps to train on")
@@ -210,7 +212,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
                     checkpoint.save(
                         out, model, step=done, seed=cfg.seed, vocab=train_ds.vocab_config, train=cfg.to_dict(),
                         optimizer=opt.state_dict(),
-                        extra=dict(world_size=d.world, tokens=tokens, elapsed_s=elapsed0 + time.perf_counter() - t_start),
+                        extra=dict(world_size=d.world, tokens=tokens, elapsed_s=elapsed0 + time.perf_counter() - t_start,
+                                   style_shares=balance.table),
                     )  # fmt: skip
                     plot(out)
                 ddp.barrier(d)
