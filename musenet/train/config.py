@@ -30,6 +30,7 @@ RESUMABLE = frozenset(
         "compile",
         "threads",
         "device",
+        "time_limit_s",
     }
 )
 
@@ -99,6 +100,12 @@ class TrainConfig:
     ckpt_interval: int | None = None
     """Steps between checkpoints (None = eval_interval); one is always written at the end."""
     log_interval: int = 1
+    time_limit_s: float | None = None
+    """Stop after this many seconds of training in this process (counted from the first step; the evaluation and
+    checkpoint of the step reached are written after it), even before max_steps: a GPU lent for minutes."""
+    init_from: str | None = None
+    """A run or export folder whose weights start this run (its shape and vocabulary must match; the optimizer and
+    the schedule start afresh, so give it a short warmup): continuing on the CPU what a GPU trained."""
 
     def __post_init__(self) -> None:
         if self.preset not in MODEL_PRESETS:
@@ -113,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
         if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
             raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
         for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):
             v = getattr(self, name)
             if v is not None and v < 1:
