@@ -25,4 +25,4 @@ rmdir "$RUN"  # the trainer creates it; a folder that exists must hold no checkp
 } 2>&1 | tee "$OUT/train.log"
 set -o pipefail
 "$PYTHON" -m musenet.train.burst train --data "$DATA" --out "$RUN" --export "$OUT/run" --budget-s "$BUDGET_S" \
-    --device cuda --dtype bf16 "$@" 2>&1 | tee -a "$OUT/train.log"
+    --device cuda --dtype bf16 --data-workers "${DATA_WORKERS:-12}" "$@" 2>&1 | tee -a "$OUT/train.log"

@@ -179,3 +179,31 @@ def test_old_runs_load_as_alpha_one_and_bad_alphas_are_refused():
     with pytest.raises(ValueError, match="style_alpha"):
         TrainConfig(data="d", out="o", style_alpha=1.5)
     assert json.dumps(TrainConfig(data="d", out="o").to_dict())  # saved with the run
+
+
+def test_worker_processes_make_the_same_batches(data_dir):
+    from functools import partial
+
+    from musenet.train.data import open_dataset
+
+    spec = "musenet.data.dataset:WindowDataset"
+    ds = open_dataset(spec, str(data_dir), "train", CONTEXT, True)
+    opener = partial(open_dataset, spec, str(data_dir), "train", CONTEXT, True)
+    one = TrainBatches(ds, 4, 2, seed=3, rank=0, mixup=0.3, balance=StyleBalance(ds, 0.5))
+    many = TrainBatches(
+        ds, 4, 2, seed=3, rank=0, mixup=0.3, balance=StyleBalance(ds, 0.5), workers=2, opener=opener
+    )
+    try:
+        for s in (0, 1, 2, 3, 7, 8):
+            a, b = one.get(s), many.get(s)
+            assert a.torch_seed == b.torch_seed
+            for x, y in zip(a.micro, b.micro, strict=True):
+                assert (
+                    np.array_equal(x.x, y.x)
+                    and np.array_equal(x.y, y.y)
+                    and np.array_equal(x.pos.chord, y.pos.chord)
+                )
+                assert float(x.mix[0]) == float(y.mix[0]) and np.array_equal(x.mix[1], y.mix[1])
+    finally:
+        one.close()
+        many.close()

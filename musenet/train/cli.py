@@ -40,6 +40,7 @@ _OVERRIDES: dict[str, tuple[type, str]] = {
     "log_interval": (int, "steps between log.csv rows (default 1)"),
     "seed": (int, "seed of the initial weights and the data order (default 1337)"),
     "threads": (int, "CPU threads per process"),
+    "data_workers": (int, "processes making batches ahead (default 0: one thread; a GPU wants several)"),
     "time_limit_s": (float, "stop after this many seconds of training, with a checkpoint (default: none)"),
     "init_from": (str, "start from this run's or export's weights (fresh optimizer: give a short warmup)"),
     "dataset": (str, "module:Class of the window dataset (default musenet.data.dataset:WindowDataset)"),

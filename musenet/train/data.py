@@ -15,7 +15,9 @@ uniform numbers from the step's generator, so resuming and torchrun ranks work a
 from __future__ import annotations
 
 import importlib
-from concurrent.futures import Future, ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -119,13 +121,23 @@ class Batch:
         return self.x.numel()
 
 
-def collate(samples: list[dict[str, np.ndarray]], pad_id: int) -> Batch:
-    """Windows of context + 1 tokens -> inputs (first context) and targets (last context, padding ignored)."""
-    ids = torch.from_numpy(np.stack([s["ids"] for s in samples]))
+def stack(samples: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Samples -> (B, context + 1) arrays per key (numpy: what a worker process sends back)."""
+    return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+
+
+def to_batch(stacked: dict[str, np.ndarray], pad_id: int) -> Batch:
+    """Stacked windows of context + 1 tokens -> inputs (first context) and targets (last context, padding
+    ignored)."""
+    ids = torch.from_numpy(stacked["ids"])
     y = ids[:, 1:].clone()
     y[y == pad_id] = -100
-    pos = Positions(*(torch.from_numpy(np.stack([s[k][:-1] for s in samples])) for k in POSITION_KEYS))
+    pos = Positions(*(torch.from_numpy(np.ascontiguousarray(stacked[k][:, :-1])) for k in POSITION_KEYS))
     return Batch(ids[:, :-1].contiguous(), pos, y)
+
+
+def collate(samples: list[dict[str, np.ndarray]], pad_id: int) -> Batch:
+    return to_batch(stack(samples), pad_id)
 
 
 def step_rng(seed: int, step: int, rank: int) -> np.random.Generator:
@@ -138,8 +150,51 @@ class StepPlan:
     torch_seed: int  # dropout and anything else torch draws during the step
 
 
+@dataclass(frozen=True)
+class Order:
+    """What fixes the data order: with the dataset, step s on rank r always gets the same plan."""
+
+    batch_size: int
+    grad_accum: int
+    seed: int
+    rank: int
+    mixup: float
+
+
+def plan_arrays(ds: Windows, balance: StyleBalance | None, o: Order, step: int) -> tuple[list, int]:
+    """Step `step`'s micro-batches as numpy: [(stacked windows, (lambda, permutation) or None)], torch seed."""
+    rng = step_rng(o.seed, step, o.rank)
+    n = o.batch_size * o.grad_accum
+    idx = balance.draw(rng, n) if balance is not None else rng.integers(len(ds), size=n)
+    aug = rng.integers(2**31, size=n)
+    micro = []
+    for m in range(o.grad_accum):
+        rows = range(m * o.batch_size, (m + 1) * o.batch_size)
+        stacked = stack([ds.sample(int(idx[i]), int(aug[i])) for i in rows])
+        mix = (rng.beta(o.mixup, o.mixup), rng.permutation(o.batch_size)) if o.mixup > 0 else None
+        micro.append((stacked, mix))
+    return micro, int(rng.integers(2**62))
+
+
+_WORKER: tuple | None = None  # (dataset, balance, order) in a data worker process
+
+
+def _worker_init(opener: Callable[[], Windows], alpha: float | None, order: Order) -> None:
+    global _WORKER
+    torch.set_num_threads(1)
+    ds = opener()
+    _WORKER = (ds, None if alpha is None else StyleBalance(ds, alpha), order)
+
+
+def _worker_plan(step: int) -> tuple[list, int]:
+    assert _WORKER is not None
+    return plan_arrays(*_WORKER, step)
+
+
 class TrainBatches:
-    """Step s's micro-batches for this rank, the next step's made in a background thread meanwhile."""
+    """Step s's micro-batches for this rank, the next steps' made meanwhile: in a background thread, or in
+    `workers` processes that each open the dataset with `opener` (one thread makes ~0.3-0.5 M augmented tokens
+    a second on this project's CPU, too few to feed a GPU). Both give the same batches."""
 
     def __init__(
         self,
@@ -150,39 +205,45 @@ class TrainBatches:
         rank: int,
         mixup: float,
         balance: StyleBalance | None = None,
+        workers: int = 0,
+        opener: Callable[[], Windows] | None = None,
     ):
-        self.ds, self.B, self.accum, self.seed, self.rank, self.mixup = (
-            ds,
-            batch_size,
-            grad_accum,
-            seed,
-            rank,
-            mixup,
-        )
-        self.balance = balance  # None: every window equally likely
-        self.pool = ThreadPoolExecutor(1)
+        self.ds, self.balance = ds, balance  # balance None: every window equally likely
+        self.order = Order(batch_size, grad_accum, seed, rank, mixup)
+        self.B = batch_size
+        self.ahead = max(1, workers)
+        if workers > 0:
+            if opener is None:
+                raise ValueError("data workers need an opener of the dataset")
+            alpha = None if balance is None else balance.alpha
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold CUDA and threads
+            self.pool = ProcessPoolExecutor(
+                workers, ctx, initializer=_worker_init, initargs=(opener, alpha, self.order)
+            )
+            self.submit = lambda step: self.pool.submit(_worker_plan, step)
+        else:
+            self.pool = ThreadPoolExecutor(1)
+            self.submit = lambda step: self.pool.submit(plan_arrays, ds, balance, self.order, step)
         self.pending: dict[int, Future] = {}
 
-    def _make(self, step: int) -> StepPlan:
-        rng = step_rng(self.seed, step, self.rank)
-        n = self.B * self.accum
-        idx = self.balance.draw(rng, n) if self.balance is not None else rng.integers(len(self.ds), size=n)
-        aug = rng.integers(2**31, size=n)
+    def _plan(self, arrays: tuple[list, int]) -> StepPlan:
         micro = []
-        for m in range(self.accum):
-            rows = range(m * self.B, (m + 1) * self.B)
-            b = collate([self.ds.sample(int(idx[i]), int(aug[i])) for i in rows], self.ds.pad_id)
-            if self.mixup > 0:
+        for stacked, mix in arrays[0]:
+            b = to_batch(stacked, self.ds.pad_id)
+            if mix is not None:
                 # lambda as a tensor: a Python float would make torch.compile recompile for every value
-                lam = torch.tensor(rng.beta(self.mixup, self.mixup), dtype=torch.float32)
-                b.mix = (lam, torch.from_numpy(rng.permutation(self.B)))
+                b.mix = (torch.tensor(mix[0], dtype=torch.float32), torch.from_numpy(mix[1]))
             micro.append(b)
-        return StepPlan(micro, int(rng.integers(2**62)))
+        return StepPlan(micro, arrays[1])
+
+    def _make(self, step: int) -> StepPlan:
+        return self._plan(plan_arrays(self.ds, self.balance, self.order, step))
 
     def get(self, step: int) -> StepPlan:
         fut = self.pending.pop(step, None)
-        plan = fut.result() if fut is not None else self._make(step)
-        self.pending = {step + 1: self.pool.submit(self._make, step + 1)}
+        plan = self._plan(fut.result()) if fut is not None else self._make(step)
+        ahead = range(step + 1, step + 1 + self.ahead)
+        self.pending = {s: self.pending.get(s) or self.submit(s) for s in ahead}
         return plan
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -141,7 +142,9 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
 
     balance = StyleBalance(train_ds, cfg.style_alpha)
-    batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup, balance)
+    opener = partial(open_dataset, cfg.dataset, cfg.data, "train", cfg.context, cfg.augment)
+    batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup, balance,
+                           cfg.data_workers, opener)  # fmt: skip
     vals = val_batches(val_ds, cfg.batch_size, cfg.eval_batches, d.rank, d.world)
     log = None
     if d.main:
