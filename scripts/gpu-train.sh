@@ -23,6 +23,5 @@ rmdir "$RUN"  # the trainer creates it; a folder that exists must hold no checkp
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
     "$PYTHON" -c "import torch, numpy, safetensors, tqdm; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'numpy', numpy.__version__)"
 } 2>&1 | tee "$OUT/train.log"
-set -o pipefail
 "$PYTHON" -m musenet.train.burst train --data "$DATA" --out "$RUN" --export "$OUT/run" --budget-s "$BUDGET_S" \
     --device cuda --dtype bf16 --data-workers "${DATA_WORKERS:-12}" "$@" 2>&1 | tee -a "$OUT/train.log"

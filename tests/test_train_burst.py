@@ -118,7 +118,7 @@ def test_the_gpu_script_on_the_cpu(data_dir, tmp_path):
     pack(data_dir, tmp_path / "pack")
     env = {**os.environ, "OUT": str(tmp_path / "OUT"), "DATA": str(tmp_path / "pack"), "BUDGET_S": "40",
            "PYTHON": sys.executable}  # fmt: skip
-    flags = ["--device", "cpu", "--dtype", "fp32", "--calibrate-steps", "4"] + [
+    flags = ["--device", "cpu", "--dtype", "fp32", "--calibrate-steps", "4", "--data-workers", "1"] + [
         f"--{k.replace('_', '-')}={v}" for k, v in SHAPE.items()
     ]
     r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu-train.sh"), *flags], cwd=ROOT, env=env,

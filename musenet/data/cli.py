@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MIDI folder: CSV of `path,style[,split]` (default: sub-folder names; a split pins the file)",
     )
     parser.add_argument(
+        "--collection",
+        help="build: the source recorded for every piece (default: `music21`, or each file's first folder)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
     )
     parser.add_argument("--val", type=float, default=0.02, help="share of pieces in val (default 0.02)")
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             if args.collections
             else None,
             labels=args.labels,
+            collection=args.collection,
             workers=args.workers,
             val_fraction=args.val,
             test_fraction=args.test,

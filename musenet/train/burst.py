@@ -40,7 +40,7 @@ PACKED_SPLITS = ("train", "val")
 
 
 def pack(
-    data_dir: Path, out: Path, max_mb: float = 48.0, max_train_tokens: int | None = None, seed: int = 0
+    data_dir: Path, out: Path, max_mb: float = 40.0, max_train_tokens: int | None = None, seed: int = 0
 ) -> dict:
     """Compact copy of a built dataset's train and val splits in `out`; returns what it kept."""
     from musenet.data import shards
@@ -131,6 +131,24 @@ def train_for(cfg, budget_s: float, calibrate_steps: int = 20, reserve_s: float 
     )  # fmt: skip
 
 
+def _check_fits(cfg, data: Path, max_total_bytes: int) -> None:
+    """Refuse a shape whose weights could not come back, before any of the budget is spent on it."""
+    import torch
+
+    from musenet.codec.vocab import Vocab, VocabConfig
+    from musenet.data.shards import read_meta
+    from musenet.model.gpt import GPT
+
+    vocab = Vocab(VocabConfig.from_dict(read_meta(data)["vocab"]))
+    with torch.device("meta"):
+        n = sum(p.numel() for p in GPT(cfg.model_config(vocab.size, vocab.config.max_chord + 1)).parameters())
+    if 2 * n > max_total_bytes:
+        raise UserError(
+            f"{n / 1e6:.1f} M parameters would not come back ({2 * n / MiB:.0f} MiB in bf16, over "
+            f"{max_total_bytes / MiB:.0f} MiB): choose a smaller shape"
+        )
+
+
 def _environment() -> dict:
     import torch
 
@@ -153,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pack", help="here: a built dataset -> compact shards that travel")
     p.add_argument("data", type=Path)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--max-mb", type=float, default=48.0, help="size cap of the pack (default 48 MiB)")
+    p.add_argument("--max-mb", type=float, default=40.0, help="size cap of the pack (default 40 MiB)")
     p.add_argument(
         "--max-train-tokens", type=int, help="keep a seeded random subset of train pieces this big"
     )
@@ -199,11 +217,14 @@ def _run(args: argparse.Namespace) -> int:
     from musenet.train import cli as train_cli
 
     t0 = time.monotonic()
-    data = Path(args.data)
-    if (data / "train.npz").is_file():  # a pack: unpack beside the run (the repo copy may be read-only)
-        data = unpack(data, Path(tempfile.mkdtemp(prefix="musenet-data-")))
-        args.data = str(data)
     cfg = train_cli.build_config(args)
+    _check_fits(cfg, Path(cfg.data), int(args.max_total_mb * MiB))
+    if (
+        Path(cfg.data) / "train.npz"
+    ).is_file():  # a pack: unpack beside the run (the repo copy may be read-only)
+        cfg = dataclasses.replace(
+            cfg, data=str(unpack(Path(cfg.data), Path(tempfile.mkdtemp(prefix="musenet-data-"))))
+        )
     report = {"environment": _environment(), "config": cfg.to_dict()}
     print(json.dumps(report["environment"]), flush=True)
     report.update(train_for(cfg, args.budget_s - (time.monotonic() - t0), args.calibrate_steps))
