@@ -114,7 +114,11 @@ def middle_nll(models: dict, data: str, cfg: InfillEvalConfig) -> dict:
             variants[name] = (a, pos, first, len(a) - 1)
         if len(variants) < 2:
             continue
-        in_span = np.flatnonzero((time > t0) & (time <= t1)) + plen  # the span's tokens, left to right
+        # the span's own tokens left to right: the same notes the middle holds, and the waits between t0 and t1
+        is_note = body < v.n_notes
+        on = is_note & (v.note_table[np.where(is_note, body, 0), 1] > 0)
+        later = (time > t0) & (time <= t1)
+        in_span = np.flatnonzero(np.where(on, (time >= t0) & (time < t1), later)) + plen
         l2r_pos = np.stack([s["time"], s["chord"], s["part"], s["countdown"]], axis=1)[: len(ids)]
         for name, model in models.items():
             for key, (a, pos, lo, hi) in variants.items():

@@ -63,6 +63,8 @@ def open_dataset(
         extra = {"infill_share": infill_share} if infill_share > 0 else {}
         return cls(data_dir, split, context, augment, **extra)
     except TypeError as e:
+        if not extra:
+            raise
         raise UserError(f"--dataset {spec} cannot train infilling: {e}") from e
     except (FileNotFoundError, KeyError) as e:
         raise UserError(f"cannot open the {split} split of {data_dir}: {e}") from e
