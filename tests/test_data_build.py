@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from musenet.codec.vocab import Vocab, VocabConfig
 from musenet.data.build import BuildConfig, build
 from musenet.data.shards import open_split, read_meta, split_of
 from musenet.errors import UserError
@@ -47,14 +48,16 @@ def test_music21_build_counts_styles_and_files(m21_build):
     assert sum(r["id"].startswith("music21:josquin/") for r in rows) == 2
     assert all("#" not in r["id"] for r in rows if r["id"].startswith("music21:josquin/"))
     total = 0
+    vocab = Vocab(VocabConfig.from_dict(meta["vocab"]))
+    assert vocab.size == meta["vocab_size"]
     for split in ("train", "val", "test"):
         tokens, time, index = open_split(cfg.out, split)
         assert len(tokens) == len(time) == int(index["length"].sum())
         total += len(tokens)
         for row in index[:20]:
             ids = np.asarray(tokens[row["offset"] : row["offset"] + row["length"]])
-            assert ids[row["prefix"] - 1] == meta["vocab_size"] - 3  # the `start` token ends the prefix
-            assert ids[-1] == meta["vocab_size"] - 2  # `end`
+            assert ids[row["prefix"] - 1] == vocab.start  # the `start` token ends the prefix
+            assert ids[-1] == vocab.end
     assert total == meta["tokens"]
 
 
