@@ -349,7 +349,7 @@ class CoComposer:
                 node = self.store.add(sid, parent.id if parent else None, "candidate", f"candidate {c.index}",
                                       c.piece, info)  # fmt: skip
                 added.append(node)
-                self._render(s, node, lambda: report(done))  # the job's time limit and cancel apply here too
+                self._render(s, node, lambda at=done: report(at))  # the job's time limit and cancel apply too
                 done = GENERATE_SHARE + (1 - GENERATE_SHARE) * (i + 1) / len(cands)
                 report(done)
         except BaseException:
