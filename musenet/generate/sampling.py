@@ -38,7 +38,7 @@ class SampleConfig:
 
 def _shown(value) -> str:
     """A value for an error message: a number in 3 digits, anything else cut to 20 characters."""
-    return f"{value:.3g}" if isinstance(value, (int, float)) else repr(value)[:20]
+    return f"{value:.3g}" if isinstance(value, float) else repr(value)[:20]
 
 
 def sample(
