@@ -164,8 +164,9 @@ def synthesize(
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Raw synthesis, not normalised: ((samples, 2) float32, programs missing from the SoundFont).
 
-    `stop`, when given, is called at least every `STOP_EVERY` notes and every second of audio: it raises to end a
-    render early (the web server's time limit), so no render outlives its caller's patience."""
+    `stop`, when given, is called at least every `STOP_EVERY` notes and every 0.1 s of audio: it raises to end a
+    render early (the web server's time limit), so no render outlives its caller's patience; the synthesizer then
+    also hands the interpreter back to other threads (a web server's requests) that often."""
     if not MIN_RATE <= sample_rate <= MAX_RATE:
         raise UserError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
     seconds = piece.duration + tail_s
@@ -205,7 +206,7 @@ def synthesize(
     def fill(to: int) -> None:
         nonlocal now
         while now < to:
-            step = to - now if stop is None else min(to - now, sample_rate)
+            step = to - now if stop is None else min(to - now, max(1, sample_rate // 10))
             if stop is not None:
                 stop()
             synth.generate_simple(step, buffer=flat[now * frame_bytes : (now + step) * frame_bytes])

@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.max_store_bytes / 2**20,
         help="size cap on the generated files (default 1024)",
     )
+    parser.add_argument(
+        "--sessions-per-client",
+        type=int,
+        default=d.sessions_per_client,
+        help=f"sessions one address may hold (default {d.sessions_per_client}; behind a proxy, raise it)",
+    )
     parser.add_argument("--soundfont", default=None, help="a General MIDI .sf2 for the audio")
     parser.add_argument(
         "--rerank",
@@ -63,6 +69,7 @@ def config(args: argparse.Namespace) -> ServeConfig:
             job_timeout_s=args.job_timeout,
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_store_bytes=int(args.max_store_mb * 2**20),
+            sessions_per_client=args.sessions_per_client,
             soundfont=args.soundfont,
             rerank=args.rerank,
         )

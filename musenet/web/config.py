@@ -39,7 +39,7 @@ class ServeConfig:
     """A session is removed after this long without a request, and only then."""
     max_primer_notes: int = 10_000
     """Most notes an uploaded primer may keep (after its cut): they are all rendered and fed to the model."""
-    max_primer_notes_per_second: float = 100.0
+    max_primer_notes_per_second: float = 50.0
     """Densest primer accepted, in notes per second over its length (at least 1 s)."""
     renders: int = 1
     """WAV renders at once outside the job queue (an uploaded primer's audio); more: 503 with Retry-After."""

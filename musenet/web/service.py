@@ -154,7 +154,7 @@ class CoComposer:
         if path.exists():
             return path
         busy = QueueFull("the server is busy rendering audio; try again shortly", retry_after=5)
-        if not s.lock.acquire(timeout=self.cfg.render_timeout_s):  # this session's render of it, in progress
+        if not s.lock.acquire(blocking=False):  # this session's render of it, in progress: no thread waits
             raise busy
         try:
             if path.exists():
