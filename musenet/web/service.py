@@ -357,8 +357,9 @@ class CoComposer:
             raise
         return [n.to_dict() for n in added]
 
-    def _render(self, s, node: Node, stop) -> None:
-        """Renders a node's WAV; its size is claimed in the store first (`Full` when there is no room)."""
+    def _render(self, s, node: Node, stop=None) -> None:
+        """Renders a node's WAV; its size is claimed in the store first (`Full` when there is no room). `stop`: called
+        as it goes, raises to end it (a job's report, a time limit)."""
         path = self.store.wav_path(s, node)
         rate = self.cfg.sample_rate
         with self.store.claimed(s, wav_bytes(node.piece.duration, rate)):
