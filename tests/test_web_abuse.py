@@ -220,3 +220,12 @@ def test_a_body_that_arrives_too_slowly_is_answered_408(real_server):
         )
         reply = read_all(conn, 5.0)
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+
+
+def test_a_client_is_an_ipv4_address_or_an_ipv6_network():
+    from musenet.web.limits import client_key
+
+    assert client_key("127.0.0.1") == "127.0.0.1" and client_key("::ffff:10.0.0.1") == "10.0.0.1"
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:2") == "2001:db8::/64"
+    assert client_key("2001:db8:0:1::1") != client_key("2001:db8::1")
+    assert client_key("testclient") == "testclient" and client_key(None) == ""

@@ -69,11 +69,11 @@ class GenerateConfig:
         names = [i.name for i in vocab.config.instruments]
         for name in self.instruments:
             if name not in names:
-                raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
+                raise UserError(f"unknown instrument {name[:40]!r}; choose from: {', '.join(names)}")
         if not self.instruments:
             raise UserError("choose at least one instrument")
         if self.style is not None and self.style not in vocab.config.styles:
-            raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
+            raise UserError(f"unknown style {self.style[:40]!r}; see `musenet styles`")
         if not 0 < self.seconds <= 3600:
             raise UserError(f"--seconds must be in (0, 3600], got {self.seconds:g}")
         if not 1 <= self.candidates <= 64:

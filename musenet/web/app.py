@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from ..codec.safe import MidiError
 from ..errors import UserError
 from .jobs import QueueFull
-from .limits import BodyLimit, security_headers
+from .limits import BodyLimit, client_key, security_headers
 from .service import Ask, CoComposer, TooLarge
 from .store import Full, NotFound
 
@@ -164,7 +164,7 @@ def create_app(service: CoComposer) -> FastAPI:
     def new_session(request: Request) -> dict:
         """A new, empty tree. Its id is the only key to it: keep it. It lasts until it has been idle for the
         server's `session_idle_s` (GET /api/info); 429 past the sessions one address may hold, 503 when full."""
-        return service.new_session(request.client.host if request.client else "")
+        return service.new_session(client_key(request.client.host if request.client else None))
 
     @app.get("/api/sessions/{sid}", tags=["tree"])
     def tree(sid: str) -> dict:

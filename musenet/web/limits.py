@@ -66,6 +66,22 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+def client_key(host: str | None) -> str:
+    """Who a request comes from, for the per-client session limit: its IPv4 address, or the /64 network of an IPv6
+    one (a single host is usually given a whole /64, so its addresses count as one client)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host or "")
+    except ValueError:
+        return host or ""
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def too_large_message(limit: int) -> str:
     return f"the upload is larger than the server's limit of {limit / 2**20:.1f} MB"
 

@@ -188,7 +188,7 @@ class CoComposer:
         keep = self.cfg.max_primer_seconds if seconds is None else float(seconds)
         if not 0 < keep <= self.cfg.max_primer_seconds:
             raise UserError(f"keep between 0 and {self.cfg.max_primer_seconds:g} seconds of the primer")
-        if not self._loader_lock.acquire(timeout=2 * self.cfg.upload_timeout_s):
+        if not self._loader_lock.acquire(timeout=2.0):  # a parse takes ms; no request thread waits long
             raise QueueFull("the MIDI reader is busy; try again shortly", retry_after=5)
         try:
             piece = self.loader.load_bytes(data, name=short)
