@@ -180,8 +180,8 @@ def _chunk_length(r, d):
 
 def _header(r, d):
     if len(d) >= 14:
-        field = r.choice([8, 10, 12])  # format, number of tracks, time division
-        value = r.choice([0, 1, 2, 3, 0x7FFF, 0x8000, 0xE728, 0xFFFF])
+        field = r.choice([8, 10, 12, 12])  # format, number of tracks, time division (twice: the one that bit)
+        value = r.choice([0, 0, 0, 1, 2, 3, 0x7FFF, 0x8000, 0xE728, 0xFFFF, r.randrange(65536)])
         d[field : field + 2] = struct.pack(">H", value)
     return "header field"
 
