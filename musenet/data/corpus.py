@@ -183,8 +183,9 @@ def abc_piece(pid: str, text: str, stem: str) -> RawPiece | None:
 
 def xml_piece(pid: str, path: str, stem: str, vocal: bool) -> RawPiece | None:
     """A MusicXML score through the fast reader (`data.musicxml`), or None when it needs music21."""
-    from .m21notes import TempoMap, choose_program
+    from .m21notes import TempoMap
     from .musicxml import read_musicxml, xml_bytes
+    from .parts import choose_program
 
     try:
         title, tempos, parts = read_musicxml(xml_bytes(path))
@@ -241,7 +242,9 @@ KERN_VOICES = {
 
 def sung_kern(text: str) -> bool:
     """Whether a kern file declares no instrument but voices (`*Ibass`, `*Icant`, ...): then our reader takes it."""
-    return all(code.lower() in KERN_VOICES for code in re.findall(r"(?:^|\t)\*I([A-Za-z]+)", text, flags=re.M))
+    return all(
+        code.lower() in KERN_VOICES for code in re.findall(r"(?:^|\t)\*I([A-Za-z]+)", text, flags=re.M)
+    )
 
 
 def not_musicxml(path: str) -> tuple[str, str] | None:

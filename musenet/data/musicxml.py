@@ -8,7 +8,7 @@ once with the C ElementTree parser and keeps what sounds:
   reach (music21's rule; an empty measure lasts its time signature, a measure overfull by an odd amount too);
 - pitch: step, alter, octave, plus the part's `<transpose>` (written -> sounding); grace and cue notes are silent;
 - ties (`<tie type="start|stop">`), tempo (`<sound tempo>`, else `<metronome>`), dynamics (`<dynamics><p/>`);
-- the part list: each part's name, instrument name and MIDI program (for `m21notes.choose_program`).
+- the part list: each part's name, instrument name and MIDI program (for `parts.choose_program`).
 
 Timewise scores raise `Unsupported`; the caller then uses music21. Tests compare both readers note for note.
 """
