@@ -30,12 +30,16 @@ from musenet.codec.vocab import Vocab  # noqa: E402
 from musenet.data import corpus, folder  # noqa: E402
 from musenet.data.items import Task  # noqa: E402
 
+
 def file_sets(n: int, shared: Path) -> dict[str, list[Path]]:
     m21 = corpus.corpus_root()
     sets = {
         "MusicXML (.mxl, music21 corpus)": sorted((m21 / "bach").glob("*.mxl"))[: n - 4]
         + sorted((m21 / "beethoven").rglob("movement1.mxl"))[:4],
-        "ABC (music21 corpus)": [m21 / "essenFolksong" / "altdeu10.abc", m21 / "oneills1850" / "0001-0050.abc"],
+        "ABC (music21 corpus)": [
+            m21 / "essenFolksong" / "altdeu10.abc",
+            m21 / "oneills1850" / "0001-0050.abc",
+        ],
         "kern (music21 corpus)": sorted((m21 / "palestrina").glob("*.krn"))[:n],
     }
     midi = sorted(p for p in (shared / "midi").rglob("*") if p.suffix.lower() in (".mid", ".midi"))
