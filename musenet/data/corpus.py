@@ -253,6 +253,9 @@ def sung_kern(text: str) -> bool:
     )
 
 
+MAX_UNZIPPED = 256 * 2**20  # the largest OpenScore quartet (460 kB) unpacks to 11 MB
+
+
 def not_musicxml(path: str) -> tuple[str, str] | None:
     """(reason, detail) when a `.xml`/`.musicxml`/`.mxl` file is no MusicXML score at all, else None."""
     import io
@@ -262,6 +265,11 @@ def not_musicxml(path: str) -> tuple[str, str] | None:
     from .musicxml import xml_bytes
 
     try:
+        if path.lower().endswith(".mxl"):
+            with zipfile.ZipFile(path) as z:
+                size = sum(i.file_size for i in z.infolist())
+            if size > MAX_UNZIPPED:  # a zip bomb, or no score anyone wrote
+                return "too_large", f"unpacks to {size / 2**20:.0f} MB, over {MAX_UNZIPPED / 2**20:.0f} MB"
         data = xml_bytes(path)
     except (zipfile.BadZipFile, StopIteration, KeyError) as e:
         return "corrupt_mxl", f"not a readable MusicXML archive ({type(e).__name__}: {str(e)[:120]})"
