@@ -106,8 +106,10 @@ def _cap_memory(extra_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
-    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker."""
+def parse(data: bytes, limits: Limits, read: ReadConfig, program_of=None) -> np.ndarray:
+    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker.
+
+    `program_of`: see `midi_io.piece_from_score` (the data build chooses a track's instrument by its register)."""
     from .midi_io import piece_from_score, score_from_bytes
 
     try:
@@ -124,7 +126,7 @@ def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
         raise MidiError(f"{n} notes, over the limit of {limits.max_notes}")
     if score.ticks_per_quarter <= 0:
         raise MidiError(f"corrupt MIDI header (time division {score.ticks_per_quarter})")
-    notes = piece_from_score(score, read).notes
+    notes = piece_from_score(score, read, program_of=program_of).notes
     check_notes(notes, limits)
     return notes
 
