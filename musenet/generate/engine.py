@@ -177,7 +177,7 @@ def _generate_ids(
             progress(float(np.minimum(g.time, duration).min() - primer_units) / new_units)
 
     ids, pos = sample_streams(
-        model, grammar, rows, ids, pos, len(prefix), cfg.seed, cfg.sample, report, fill_threads
+        model, grammar, rows, ids, pos, len(prefix), cfg.seed, cfg.sample, cfg.seconds, report, fill_threads
     )
     return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]
 
@@ -191,12 +191,14 @@ def sample_streams(
     n_prefix: int,
     seed: int,
     sampling: SampleConfig,
+    seconds: float,
     progress: Callable[[Grammar], None] | None = None,
     fill_threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The sampling loop shared by continuation and infilling: `ids` (B, N) and `pos` (B, N, 4) given (the grammar
-    already past them), tokens drawn from `rows` under `grammar.mask()` until every stream has ended; the first
-    `n_prefix` tokens stay in the window when it slides. Returns the whole (B, M) ids and (B, M, 4) positions."""
+    already past them), tokens drawn from `rows` under `grammar.mask()` until every stream has ended, at most
+    `max_new_tokens(seconds)` of them (`seconds`: the length of the new music); the first `n_prefix` tokens stay in
+    the window when it slides. Returns the whole (B, M) ids and (B, M, 4) positions."""
     step = Decoder(model, torch.from_numpy(rows))
     ctx = model.config.block_size
     if n_prefix + 8 > ctx:
@@ -206,7 +208,7 @@ def sample_streams(
     cache = model.new_cache(ids.shape[0], ctx)
     refill = True
     logits = None
-    max_tokens = max_new_tokens(cfg.seconds)
+    max_tokens, given = max_new_tokens(seconds), ids.shape[1]
     new_ids: list[
         np.ndarray
     ] = []  # sampled columns, (B,) each: joined to `ids` only at a refill and at the end
@@ -242,9 +244,9 @@ def sample_streams(
             progress(grammar)
         if grammar.ended.all():
             break
-        if len(new_ids) + ids.shape[1] - len(start) >= max_tokens:
+        if len(new_ids) + ids.shape[1] - given >= max_tokens:
             raise UserError(
-                f"generation stopped after {max_tokens} tokens without reaching {cfg.seconds:g} s: the sampling "
+                f"generation stopped after {max_tokens} tokens without reaching {seconds:g} s: the sampling "
                 "settings leave the model no way forward; raise top-p/top-k or the temperature"
             )
         if cache.length + 1 > ctx:

@@ -196,8 +196,9 @@ def infill_ids(
     try:
         ids = np.repeat(p.ids[None, :], B, axis=0)
         pos = np.repeat(p.pos[None, :, :], B, axis=0)
+        seconds = (p.t1 - p.t0) * vocab.config.time_unit_ms / 1000
         ids, pos = sample_streams(
-            model, grammar, rows, ids, pos, p.n_keep, cfg.seed, cfg.sample, report, threads
+            model, grammar, rows, ids, pos, p.n_keep, cfg.seed, cfg.sample, seconds, report, threads
         )
     finally:
         torch.set_num_threads(threads)
