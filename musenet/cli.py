@@ -1,7 +1,8 @@
 """The `musenet` command: one subcommand per module, imported only when used (so `musenet vocab` stays light).
 
-Each command module exposes `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. User errors
-(`UserError`, `MidiError`, bad flags) print one line on stderr and exit with code 2; no traceback.
+Each command module exposes `add_arguments(parser)` and `run(args) -> int`; its one-line help is in `COMMANDS`.
+Flags that set a config dataclass's fields are derived from it (`musenet.options`). User errors (`UserError`,
+`MidiError`, bad flags) print one line on stderr and exit with code 2; no traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 from .codec.safe import MidiError
 from .errors import UserError
+from .options import flag_words
 
 # name -> ("module" or "module:object" holding add_arguments and run, one-line help), in `musenet --help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except (UserError, MidiError) as e:
-        sys.stderr.write(f"musenet {name}: error: {e}\n")
+        sys.stderr.write(f"musenet {name}: error: {flag_words(str(e), parser)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"musenet {name}: interrupted\n")

@@ -174,7 +174,7 @@ def test_rerank_errors(model_dir):
     assert not composer.has_critic
     with pytest.raises(UserError, match="no critic"):
         composer.generate(seconds=1, candidates=1, rerank=2)
-    with pytest.raises(UserError, match="--rerank"):
+    with pytest.raises(UserError, match="rerank must be 1..64"):
         composer.generate(seconds=1, candidates=1, rerank=0)
 
 
@@ -189,7 +189,7 @@ def musenet(*args):
     [
         (["generate", "--rerank", "2", "--seconds", "1", "--no-audio"], "has no critic"),
         (["train-critic", "--data", "/nonexistent"], "not a built dataset"),
-        (["train-critic", "--data", "/nonexistent", "--tokens", "2"], "--tokens >= 8"),
+        (["train-critic", "--data", "/nonexistent", "--tokens", "2"], "--tokens must be at least 8"),
     ],
 )
 def test_cli_errors_are_one_line(model_dir, tmp_path, args, words):

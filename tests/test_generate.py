@@ -147,8 +147,8 @@ def test_bad_requests_are_user_errors(model):
     for kwargs, words in [
         (dict(instruments=["kazoo"]), "unknown instrument 'kazoo'"),
         (dict(style="klingon"), "unknown style"),
-        (dict(seconds=-1), "--seconds"),
-        (dict(candidates=0), "--candidates"),
+        (dict(seconds=-1), "seconds"),
+        (dict(candidates=0), "candidates"),
         (dict(temperature=-1), "temperature"),
         (dict(top_p=0), "top_p"),
         (dict(prompt_seconds=3), "needs a primer"),

@@ -192,9 +192,9 @@ def test_bad_and_oversized_uploads_are_refused_and_the_server_keeps_serving(clie
         ({"style": "klingon"}, 400, "unknown style"),
         ({"seconds": 1000}, 400, "between 0 and 120"),
         ({"seconds": "abc"}, 422, "seconds"),
-        ({"candidates": 0}, 400, "candidates"),
-        ({"temperature": 0}, 400, "temperature"),
-        ({"top_p": 2}, 400, "top_p"),
+        ({"candidates": 0}, 422, "candidates"),
+        ({"temperature": 9}, 422, "temperature"),
+        ({"top_p": 2}, 422, "top_p"),
         ({"seed": -1}, 422, "seed"),
         ({"primer": "nope"}, 404, "unknown node"),
     ],
@@ -235,11 +235,11 @@ class Gated:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def generate(self, **kw):
+    def compose(self, cfg, **kw):
         self.started.set()
         while not self.gate.wait(0.01):
             kw["progress"](0.0)  # a waiting job still reports, so it can be stopped
-        return self.inner.generate(**kw)
+        return self.inner.compose(cfg, **kw)
 
 
 def test_a_full_queue_answers_503_with_retry_after(composer, musenet_home):
@@ -339,7 +339,9 @@ def test_serve_through_the_real_entry_point_fails_in_one_line(tmp_path):
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
     r = serve("--model", tmp_path / "nope", "--queue-size", 0)
     assert (
-        r.returncode == 2 and "queue_size must be at least 1" in r.stderr and len(r.stderr.splitlines()) == 1
+        r.returncode == 2
+        and "--queue-size must be at least 1" in r.stderr
+        and len(r.stderr.splitlines()) == 1
     )
 
 

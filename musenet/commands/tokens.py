@@ -15,8 +15,6 @@ from ..codec.safe import load_midi
 from ..codec.vocab import Vocab
 from ..errors import UserError
 
-HELP = "encode a MIDI file into MuseNet tokens (and optionally back)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("midi", type=Path, help="the MIDI file to encode")

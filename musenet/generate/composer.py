@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,8 @@ from ..codec.midi_io import write_midi
 from ..codec.safe import load_midi
 from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
-from .engine import GenerateConfig, generate_ids
-from .sampling import SampleConfig
+from .config import GenerateConfig, SampleConfig
+from .engine import generate_ids
 
 PACKAGE_MODELS = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "default"
@@ -102,11 +102,29 @@ class Composer:
         model card), else temperature 1 and nucleus 0.95."""
         d = self.meta.get("sampling") or {}
         try:
-            return SampleConfig(
-                float(d.get("temperature", 1.0)), int(d.get("top_k", 0)), float(d.get("top_p", 0.95))
+            return replace(
+                SampleConfig(top_p=0.95), **{k: d[k] for k in ("temperature", "top_k", "top_p") if k in d}
             )
         except (TypeError, ValueError):
             raise UserError(f"{self.path}: config.json has a bad `sampling` entry: {d}") from None
+
+    def config(
+        self,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        **settings,
+    ) -> GenerateConfig:
+        """A GenerateConfig from `settings` (its fields), with the sampling settings left None taken from the
+        model's own defaults (`sampling`); checked against the model's vocabulary. Bad values: a UserError."""
+        given = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        try:
+            sample = replace(self.sampling, **{k: v for k, v in given.items() if v is not None})
+            cfg = GenerateConfig(**settings, sample=sample)
+        except (TypeError, ValueError) as e:
+            raise UserError(str(e)) from None
+        cfg.check(self.vocab)
+        return cfg
 
     @property
     def styles(self) -> list[str]:
@@ -118,41 +136,44 @@ class Composer:
 
     def generate(
         self,
-        style: str | None = None,
-        instruments: Sequence[str] = ("piano",),
-        seconds: float = 30.0,
+        style: str | None = GenerateConfig.style,
+        instruments: Sequence[str] = GenerateConfig.instruments,
+        seconds: float = GenerateConfig.seconds,
         primer: str | Path | Piece | None = None,
         prompt_seconds: float | None = None,
-        candidates: int = 4,
+        candidates: int = GenerateConfig.candidates,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int = 0,
+        seed: int = GenerateConfig.seed,
         progress: Callable[[float], None] | None = None,
-        rerank: int = 1,
+        rerank: int = GenerateConfig.rerank,
     ) -> list[Candidate]:
         """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real.
         Sampling settings left None are the model's own defaults (`Composer.sampling`)."""
-        d = self.sampling
-        try:
-            sampling = SampleConfig(
-                d.temperature if temperature is None else temperature,
-                d.top_k if top_k is None else top_k,
-                d.top_p if top_p is None else top_p,
-            )
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        cfg = GenerateConfig(style, tuple(instruments), seconds, candidates, seed, sampling)
+        cfg = self.config(
+            temperature, top_k, top_p,
+            style=style, instruments=tuple(instruments), seconds=seconds, candidates=candidates, seed=seed,
+            rerank=rerank,
+        )  # fmt: skip
+        return self.compose(cfg, primer, prompt_seconds, progress)
+
+    def compose(
+        self,
+        cfg: GenerateConfig,
+        primer: str | Path | Piece | None = None,
+        prompt_seconds: float | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Candidate]:
+        """`generate` with its settings as one GenerateConfig (e.g. from `config`)."""
         cfg.check(self.vocab)
-        if not 1 <= rerank <= 64:
-            raise UserError(f"--rerank must be 1..64, got {rerank}")
         primer_piece = self._primer(primer, prompt_seconds)
-        scores: list[float | None] = [None] * candidates
-        if rerank > 1:
+        scores: list[float | None] = [None] * cfg.candidates
+        if cfg.rerank > 1:
             from ..critic.rerank import generate_ranked
 
             ranked = generate_ranked(
-                self.model, self.vocab, cfg, self.critic(), rerank, primer_piece, progress
+                self.model, self.vocab, cfg, self.critic(), cfg.rerank, primer_piece, progress
             )
             out, scores = [g for g, _ in ranked], [p for _, p in ranked]
         else:
@@ -167,7 +188,7 @@ class Composer:
             if primer_piece is not None:
                 # the primer's own notes, verbatim (not quantised), then the new ones
                 notes = sort_notes(np.concatenate([primer_piece.notes, notes]))
-            piece = Piece(notes, style=style or self.styles[0], title=f"candidate-{i}")
+            piece = Piece(notes, style=cfg.style or self.styles[0], title=f"candidate-{i}")
             used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
             playing = [names[k] for k in used if k >= 0]
             results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing, scores[i - 1]))

@@ -20,7 +20,7 @@ masking the whole vocabulary, at a fraction of the cost (see `model.decode`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,44 +32,8 @@ from ..codec.vocab import Vocab
 from ..errors import UserError
 from ..model.decode import Decoder
 from ..model.gpt import Positions
-from .sampling import SampleConfig, sample
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    style: str | None = None
-    """A style of the model's vocabulary (None: its first style, 'unknown')."""
-    instruments: tuple[str, ...] = ("piano",)
-    """The only instruments that may play in the new music."""
-    seconds: float = 30.0
-    """Length of the new music (after the primer), in seconds; generation never runs past it."""
-    candidates: int = 4
-    """How many continuations to sample, as one batch."""
-    seed: int = 0
-    sample: SampleConfig = field(default_factory=SampleConfig)
-    min_fraction: float = 0.8
-    """The model may end the piece from this share of the requested length on."""
-    max_silence: float | None = 4.0
-    """Seconds of silence (nothing sounding, nothing starting) the new music may hold at most; None: no cap. A small
-    model asked for an instrument it rarely saw for a style can otherwise wait out the whole piece."""
-
-    def check(self, vocab: Vocab) -> None:
-        names = [i.name for i in vocab.config.instruments]
-        for name in self.instruments:
-            if name not in names:
-                raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
-        if not self.instruments:
-            raise UserError("choose at least one instrument")
-        if self.style is not None and self.style not in vocab.config.styles:
-            raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
-        if not 0 < self.seconds <= 3600:
-            raise UserError(f"--seconds must be in (0, 3600], got {self.seconds:g}")
-        if not 1 <= self.candidates <= 64:
-            raise UserError(f"--candidates must be 1..64, got {self.candidates}")
-        if not 0 <= self.min_fraction <= 1:
-            raise UserError("min_fraction must be in [0, 1]")
-        if self.max_silence is not None and not self.max_silence > 0:
-            raise UserError(f"max_silence must be > 0 seconds (or None), got {self.max_silence}")
+from .config import GenerateConfig
+from .sampling import sample
 
 
 @dataclass

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-
-@dataclass(frozen=True)
-class SampleConfig:
-    temperature: float = 1.0
-    """Divides the logits; 0 means greedy (always the most likely token)."""
-    top_k: int = 0
-    """Keep only the k most likely tokens (0 = all)."""
-    top_p: float = 1.0
-    """Keep the smallest set of most likely tokens whose probability reaches p (1 = all)."""
-
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+from .config import SampleConfig
 
 
 def sample(

@@ -10,6 +10,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     """Interface to listen on; loopback by default, so nothing outside this machine can reach it."""
     port: int = 8000
+    """Port to listen on."""
     max_upload_bytes: int = 2 * 1024 * 1024
     """Largest request body (a MIDI primer upload); a larger one is answered 413."""
     queue_size: int = 8
@@ -19,6 +20,7 @@ class ServeConfig:
     job_timeout_s: float = 180.0
     """Time one job may run (generation + audio) before it is stopped with an error."""
     max_candidates: int = 8
+    """Most candidates one request may ask for."""
     max_seconds: float = 120.0
     """Longest new music one request may ask for."""
     max_piece_seconds: float = 600.0

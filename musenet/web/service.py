@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import unicodedata
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,7 @@ from ..codec.events import Piece
 from ..codec.safe import Limits, SafeLoader
 from ..errors import UserError
 from ..generate.composer import Composer
-from ..generate.engine import GenerateConfig
-from ..generate.sampling import SampleConfig
+from ..generate.config import GenerateConfig
 from .config import ServeConfig
 from .jobs import Job, JobQueue, QueueFull
 from .limits import too_large_message
@@ -39,13 +38,13 @@ class TooLarge(UserError):
 
 @dataclass(frozen=True)
 class Ask:
-    """The settings of one Generate or Continue."""
+    """The settings of one Generate or Continue: a GenerateConfig's, with its defaults (the seed apart)."""
 
-    style: str | None = None
-    instruments: tuple[str, ...] = ("piano",)
-    seconds: float = 20.0
+    style: str | None = GenerateConfig.style
+    instruments: tuple[str, ...] = GenerateConfig.instruments
+    seconds: float = GenerateConfig.seconds
     """Length of the new music."""
-    candidates: int = 4
+    candidates: int = GenerateConfig.candidates
     temperature: float | None = None
     """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
     top_k: int | None = None
@@ -88,7 +87,7 @@ class CoComposer:
             "model": Path(self.composer.path).name if self.composer.path else "model",
             "styles": self.composer.styles,
             "instruments": self.composer.instruments,
-            "defaults": {k: v for k, v in asdict(self._resolved(Ask())).items() if k != "seed"},
+            "defaults": self.defaults(),
             "limits": {
                 "max_candidates": c.max_candidates,
                 "max_seconds": c.max_seconds,
@@ -99,6 +98,12 @@ class CoComposer:
             },
             "queue": self.jobs.stats(),
         }
+
+    def defaults(self) -> dict:
+        """The form's defaults: an Ask's, with the model's sampling settings."""
+        out = asdict(Ask()) | asdict(self._config(Ask()).sample)
+        out.pop("seed")
+        return out
 
     # ---- sessions and nodes -------------------------------------------------------------------------------
 
@@ -213,47 +218,28 @@ class CoComposer:
                 f"this piece would last {node.piece.duration + ask.seconds:.0f} s, over the server's limit "
                 f"of {c.max_piece_seconds:g} s; continue an earlier node or ask for less"
             )
-        ask = self._resolved(ask)
-        if not 0.05 <= ask.temperature <= 5:
-            raise UserError(f"temperature must be between 0.05 and 5, got {ask.temperature:g}")
-        try:
-            SampleConfig(ask.temperature, ask.top_k, ask.top_p)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        GenerateConfig(ask.style, tuple(ask.instruments), ask.seconds, ask.candidates).check(
-            self.composer.vocab
-        )
+        self._config(ask)
 
-    def _resolved(self, ask: Ask) -> Ask:
-        """`ask` with its unset sampling settings filled from the model's defaults."""
-        d = self.composer.sampling
-        return replace(
-            ask,
-            temperature=d.temperature if ask.temperature is None else ask.temperature,
-            top_k=d.top_k if ask.top_k is None else ask.top_k,
-            top_p=d.top_p if ask.top_p is None else ask.top_p,
-        )
+    def _config(self, ask: Ask, seed: int = 0) -> GenerateConfig:
+        """The checked GenerateConfig of `ask`; its unset sampling settings are the model's defaults."""
+        return self.composer.config(
+            ask.temperature, ask.top_k, ask.top_p,
+            style=ask.style, instruments=tuple(ask.instruments), seconds=ask.seconds, candidates=ask.candidates,
+            seed=seed, rerank=self.cfg.rerank if self.composer.has_critic else 1,
+        )  # fmt: skip
 
     def _compose(self, sid: str, parent: Node | None, ask: Ask, seed: int, report) -> list[dict]:
-        ask = self._resolved(ask)
-        cands = self.composer.generate(
-            style=ask.style,
-            instruments=ask.instruments,
-            seconds=ask.seconds,
+        cfg = self._config(ask, seed)
+        cands = self.composer.compose(
+            cfg,
             primer=parent.piece if parent is not None else None,
-            candidates=ask.candidates,
-            temperature=ask.temperature,
-            top_k=ask.top_k,
-            top_p=ask.top_p,
-            seed=seed,
-            rerank=self.cfg.rerank if self.composer.has_critic else 1,
             progress=lambda f: report(GENERATE_SHARE * f),
         )
         settings = {
-            "style": ask.style or self.composer.styles[0],
-            "asked_instruments": list(ask.instruments),
-            "asked_seconds": ask.seconds,
-            "temperature": ask.temperature,
+            "style": cfg.style or self.composer.styles[0],
+            "asked_instruments": list(cfg.instruments),
+            "asked_seconds": cfg.seconds,
+            "temperature": cfg.sample.temperature,
             "seed": seed,
             "batch": secrets.token_hex(4),  # the candidates of one request, shown together
         }
