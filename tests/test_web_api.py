@@ -1,7 +1,5 @@
 """The co-composer's JSON API through FastAPI's TestClient, with a small random model (noise, but every promise holds)."""
 
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -11,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from runcli import assert_user_error, main, subprocess
 
 from musenet.codec.events import Piece, make_notes
 from musenet.codec.midi_io import midi_bytes
@@ -329,28 +328,27 @@ def test_page_and_docs_are_served_from_this_server_only(client):
 
 
 def test_serve_through_the_real_entry_point_fails_in_one_line(tmp_path):
-    def serve(*args):
-        cmd = [sys.executable, "-m", "musenet", "serve", *map(str, args)]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-    r = serve("--help")
+    r = subprocess("serve", "--help")
     assert r.returncode == 0 and "--port" in r.stdout and "--max-upload-mb" in r.stdout
-    r = serve("--model", tmp_path / "nope", "--port", 0)
-    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
-    r = serve("--model", tmp_path / "nope", "--queue-size", 0)
-    assert (
-        r.returncode == 2
-        and "--queue-size must be at least 1" in r.stderr
-        and len(r.stderr.splitlines()) == 1
+    assert_user_error(subprocess("serve", "--model", tmp_path / "nope", "--port", 0), "not found")
+    assert_user_error(
+        main("serve", "--model", tmp_path / "nope", "--queue-size", 0), "--queue-size must be at least 1"
     )
+    assert_user_error(main("serve", "--max-upload-mb", 0), "--max-upload-mb must be at least 1")
 
 
-def test_every_corrupt_file_beside_the_repo_is_a_one_line_400(client, shared_midi):
-    from conftest import CORRUPT
+def test_corrupt_files_are_one_line_400s(client, tmp_path):
+    from conftest import CORRUPT, PACKAGED, corrupt_copy, shared_midi_files
 
+    (tmp_path / "text.mid").write_text("not a MIDI file at all")
+    (tmp_path / "header.mid").write_bytes(b"MThd\0\0\0\x06\0\x07\0\x01\x01\xe0")  # format 7
+    files = [
+        corrupt_copy(PACKAGED["short"], tmp_path / "cut.mid"),
+        tmp_path / "text.mid",
+        tmp_path / "header.mid",
+    ]
+    files += [p for p in shared_midi_files() if p.name in CORRUPT]  # ../shared/midi's, where present
     sid = session(client)
-    files = [p for p in shared_midi.rglob("*") if p.name in CORRUPT]
-    assert files
     for path in files:
         r = client.post(f"/api/sessions/{sid}/primer", files={"file": (path.name, path.read_bytes())})
         assert r.status_code == 400 and "\n" not in r.json()["detail"], (path.name, r.text)

@@ -128,8 +128,11 @@ class TrainConfig:
                 raise ValueError(
                     f"{name} must be one of {', '.join(get_args(kind))}, not {getattr(self, name)!r}"
                 )
-        if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
-            raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
+        if self.mixup < 0:
+            raise ValueError(f"mixup must be >= 0, got {self.mixup}")
+        for name in ("grad_accum", "eval_batches", "log_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):
             v = getattr(self, name)
             if v is not None and v < 1:
