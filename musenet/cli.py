@@ -12,8 +12,7 @@ import importlib
 import os
 import sys
 
-from .codec.safe import MidiError
-from .errors import UserError
+from .errors import MidiError, UserError
 from .options import flag_words
 
 # name -> ("module" or "module:object" holding add_arguments and run, one-line help), in `musenet --help` order.

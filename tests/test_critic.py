@@ -8,6 +8,7 @@ import pytest
 import torch
 from runcli import assert_user_error, main
 
+from musenet import load
 from musenet.codec.encode import prefix_ids
 from musenet.codec.vocab import Vocab
 from musenet.critic.config import CriticConfig, PoolConfig, TrainCriticConfig
@@ -16,7 +17,6 @@ from musenet.critic.pool import MANIFEST, ensure_pool
 from musenet.critic.store import WEIGHTS, has_critic, load_critic, save_critic
 from musenet.critic.train import auc_of, roc_auc, train_critic
 from musenet.errors import UserError
-from musenet.generate.composer import load
 from musenet.generate.engine import GenerateConfig, generate_ids
 from musenet.generate.sampling import SampleConfig
 from musenet.model import checkpoint

@@ -11,11 +11,11 @@ import torch
 from fastapi.testclient import TestClient
 from runcli import assert_user_error, main, subprocess
 
+from musenet import load
 from musenet.codec.events import Piece, make_notes
 from musenet.codec.midi_io import midi_bytes
 from musenet.codec.safe import SafeLoader
 from musenet.codec.vocab import Vocab
-from musenet.generate.composer import load
 from musenet.model import checkpoint
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT

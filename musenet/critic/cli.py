@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from .. import load
     from ..data.shards import read_meta as read_data_meta
-    from ..generate.composer import load
     from .pool import ensure_pool, fresh_config, generator_identity, sample_windows
     from .store import save_critic
     from .train import auc_of, train_critic

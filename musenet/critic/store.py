@@ -17,6 +17,7 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 
 from ..errors import UserError
+from ..generate.scorer import ScorerStore
 from .config import CriticConfig
 from .model import Critic
 
@@ -61,3 +62,7 @@ def load_critic(model_dir: str | Path) -> tuple[Critic, dict[str, Any]]:
     critic = Critic(CriticConfig.from_dict(meta["critic"]))
     critic.load_state_dict(load_file(str(d / WEIGHTS)))
     return critic.eval(), meta
+
+
+# the store `musenet.load` gives the composer: generation finds and loads the critic through it
+CRITICS = ScorerStore(exists=has_critic, load=lambda d: load_critic(d)[0])

@@ -122,7 +122,7 @@ class EvalConfig:
 
 
 def _load(path: Path, data_vocab: Vocab):
-    from ..generate.composer import load
+    from .. import load
 
     composer = load(path)
     if composer.vocab.config.to_dict() != data_vocab.config.to_dict():

@@ -47,7 +47,7 @@ def _progress():
 
 
 def run(args: argparse.Namespace) -> int:
-    from .composer import load
+    from .. import load
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} exists and is not a folder")
@@ -110,7 +110,7 @@ class Styles:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from .composer import load
+        from .. import load
 
         print("\n".join(load(args.model).styles))
         return 0
@@ -123,8 +123,8 @@ class Instruments:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from .. import load
         from ..codec.vocab import pitch_name
-        from .composer import load
 
         vocab = load(args.model).vocab
         for inst in vocab.config.instruments:

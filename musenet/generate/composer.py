@@ -24,6 +24,7 @@ from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
 from .config import GenerateConfig, SampleConfig
 from .engine import generate_ids
+from .scorer import Scorer, ScorerStore, generate_ranked
 
 PACKAGE_MODELS = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "default"
@@ -89,12 +90,22 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
 class Composer:
     """A trained model with its vocabulary, ready to generate."""
 
-    def __init__(self, model, vocab: Vocab, meta: dict | None = None, path: Path | None = None):
+    def __init__(
+        self,
+        model,
+        vocab: Vocab,
+        meta: dict | None = None,
+        path: Path | None = None,
+        scorers: ScorerStore | None = None,
+    ):
         self.model = model.eval()
         self.vocab = vocab
         self.meta = meta or {}
         self.path = path
-        self._critic = None  # loaded on first use by critic()
+        self.scorers = (
+            scorers  # where the model's folder keeps its critic (`musenet.load` passes the critic's)
+        )
+        self._critic: Scorer | None = None  # loaded on first use by critic()
 
     @property
     def sampling(self) -> SampleConfig:
@@ -170,8 +181,6 @@ class Composer:
         primer_piece = self._primer(primer, prompt_seconds)
         scores: list[float | None] = [None] * cfg.candidates
         if cfg.rerank > 1:
-            from ..critic.rerank import generate_ranked
-
             ranked = generate_ranked(
                 self.model, self.vocab, cfg, self.critic(), cfg.rerank, primer_piece, progress
             )
@@ -196,18 +205,16 @@ class Composer:
 
     @property
     def has_critic(self) -> bool:
-        from ..critic.store import has_critic
+        return self.path is not None and self.scorers is not None and self.scorers.exists(self.path)
 
-        return self.path is not None and has_critic(self.path)
-
-    def critic(self):
+    def critic(self) -> Scorer:
         """The critic saved in the model's folder (loaded once); a UserError if it has none."""
         if self._critic is None:
-            from ..critic.store import load_critic
-
             if self.path is None:
                 raise UserError("this model has no folder, so no critic: reranking needs one")
-            self._critic = load_critic(self.path)[0]
+            if self.scorers is None:
+                raise UserError(f"{self.path} has no critic (loaded without one: use `musenet.load`)")
+            self._critic = self.scorers.load(self.path)
         return self._critic
 
     def _primer(self, primer: str | Path | Piece | None, prompt_seconds: float | None) -> Piece | None:
@@ -224,8 +231,11 @@ class Composer:
         return piece
 
 
-def load(name_or_path: str | Path | None = None, device: str = "cpu") -> Composer:
-    """Loads a model folder (or the shipped default) for generation."""
+def load(
+    name_or_path: str | Path | None = None, device: str = "cpu", scorers: ScorerStore | None = None
+) -> Composer:
+    """Loads a model folder (or the shipped default) for generation; `scorers`: where its critic is kept (see
+    `musenet.load`, which passes the critic's store)."""
     path = resolve_model(name_or_path)
     from ..model.checkpoint import load_model  # torch-heavy: only once a model folder was found
 
@@ -237,4 +247,4 @@ def load(name_or_path: str | Path | None = None, device: str = "cpu") -> Compose
     vocab_cfg = meta.get("vocab")
     if vocab_cfg is None:
         raise UserError(f"{path} has no vocabulary config: it is not a musenet music model")
-    return Composer(model, Vocab(VocabConfig.from_dict(vocab_cfg)), meta, path)
+    return Composer(model, Vocab(VocabConfig.from_dict(vocab_cfg)), meta, path, scorers)

@@ -20,8 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from ..codec.safe import MidiError
-from ..errors import UserError
+from ..errors import MidiError, UserError
 from ..generate.config import MAX_CANDIDATES, MAX_SECONDS, MAX_TEMPERATURE
 from .jobs import QueueFull
 from .limits import BodyLimit, security_headers

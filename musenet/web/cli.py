@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config(args)  # bad flags fail before the heavy imports
     import uvicorn
 
-    from ..generate.composer import load
+    from .. import load
     from .app import create_app
     from .service import CoComposer
 
