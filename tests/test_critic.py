@@ -71,6 +71,7 @@ def test_roc_auc():
         roc_auc(np.array([1.0]), np.array([1]))
 
 
+@pytest.mark.slow
 def test_critic_separates_an_easy_pair_on_held_out_windows():
     rng = np.random.default_rng(0)
     real, fake = easy_windows(64, True, rng), easy_windows(64, False, rng)

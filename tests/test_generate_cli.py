@@ -29,6 +29,17 @@ def model_dir(tmp_path_factory):
 musenet = subprocess  # the real entry point, where reproducible files are the point
 
 
+def test_generate_through_the_real_entry_point(model_dir, tmp_path):
+    out = tmp_path / "out"
+    r = subprocess("generate", "--model", model_dir, "--instruments", "piano", "--seconds", 2, "--candidates", 1,
+                   "--out", out, "--no-audio", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (c,) = json.loads(r.stdout)["candidates"]
+    assert c["notes"] == len(load_midi(c["files"]["midi"])) and "wav" not in c["files"]
+    assert sorted(p.name for p in out.iterdir()) == ["candidate-1.mid"]
+
+
+@pytest.mark.slow
 def test_generate_writes_midi_and_wav_and_reports_json(model_dir, tmp_path):
     out = tmp_path / "out"
     args = [
