@@ -19,18 +19,22 @@ ROOT = "musenet"  # musenet/__init__.py: `musenet.load`, `__version__`
 
 # part -> (musenet parts it may import, third-party packages it may import)
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
-    "errors": (set(), set()),
+    "errors": (set(), set()),  # the leaves: standard library only
+    "files": (set(), set()),
     "options": ({"errors"}, set()),
-    "codec": ({"errors"}, {"numpy", "symusic"}),  # no torch: the codec runs without it
-    "model": (set(), {"torch", "safetensors"}),  # no codec, no data: a GPT-2 that knows no music
-    "audio": ({"codec", "errors"}, {"numpy", "tinysoundfont"}),
-    "data": ({"codec", "errors"}, {"numpy", "symusic", "music21", "tqdm"}),  # builds without torch
-    "train": ({"model", "data", "errors"}, {"numpy", "torch", "tqdm", "matplotlib"}),
-    "generate": ({"codec", "model", "audio", "errors"}, {"numpy", "torch"}),  # no critic: it takes a Scorer
-    "critic": ({"codec", "data", "generate", "model", "errors"}, {"numpy", "torch", "safetensors"}),
+    "codec": ({"errors", "files"}, {"numpy", "symusic"}),  # no torch: the codec runs without it
+    "model": ({"files"}, {"torch", "safetensors"}),  # no codec, no data: a GPT-2 that knows no music
+    "audio": ({"codec", "errors", "files"}, {"numpy", "tinysoundfont"}),
+    "data": ({"codec", "errors", "files"}, {"numpy", "symusic", "music21", "tqdm"}),  # builds without torch
+    "train": ({"model", "data", "errors", "files"}, {"numpy", "torch", "tqdm", "matplotlib"}),
+    "generate": ({"codec", "model", "audio", "errors", "files"}, {"numpy", "torch"}),  # no critic: a Scorer
+    "critic": ({"codec", "data", "generate", "model", "errors", "files"}, {"numpy", "torch", "safetensors"}),
     "evaluate": ({ROOT, "codec", "data", "generate", "model", "errors"}, {"numpy", "torch", "matplotlib"}),
     "text": ({"generate", "model", "errors"}, {"numpy", "torch", "safetensors", "tokenizers"}),
-    "web": ({"audio", "codec", "generate", "errors"}, {"numpy", "torch", "fastapi", "pydantic", "starlette"}),
+    "web": (
+        {"audio", "codec", "generate", "errors", "files"},
+        {"numpy", "torch", "fastapi", "pydantic", "starlette"},
+    ),
     "cli": ({ROOT, "errors", "options"}, set()),  # the other commands are imported by name, when used
     ROOT: ({"critic", "generate"}, set()),
 }

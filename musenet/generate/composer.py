@@ -8,7 +8,6 @@ for c in composer.generate(style="bach", instruments=["piano", "violin"], second
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from ..codec.midi_io import write_midi
 from ..codec.safe import load_midi
 from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
+from ..files import home
 from .config import GenerateConfig, SampleConfig
 from .engine import generate_ids
 from .scorer import Scorer, ScorerStore, generate_ranked
@@ -69,7 +69,7 @@ class Candidate:
 
 
 def models_home() -> Path:
-    return Path(os.environ.get("MUSENET_HOME", Path.home() / ".musenet")) / "models"
+    return home() / "models"
 
 
 def resolve_model(name_or_path: str | Path | None) -> Path:

@@ -9,7 +9,6 @@ candidates to the session's tree, all or nothing.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import threading
 import unicodedata
@@ -22,6 +21,7 @@ from ..audio import find_soundfont, render, save_wav
 from ..codec.events import Piece
 from ..codec.safe import Limits, SafeLoader
 from ..errors import UserError
+from ..files import home
 from ..generate.composer import Composer
 from ..generate.config import GenerateConfig
 from .config import ServeConfig
@@ -54,7 +54,7 @@ class Ask:
 
 
 def web_home() -> Path:
-    return Path(os.environ.get("MUSENET_HOME", Path.home() / ".musenet")) / "web"
+    return home() / "web"
 
 
 def clean_name(name: str | None) -> str:
