@@ -266,13 +266,10 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
 
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
-    d = composer.sampling
-    sampling = dict(
-        temperature=d.temperature if cfg.temperature is None else cfg.temperature,
-        top_k=d.top_k if cfg.top_k is None else cfg.top_k,
-        top_p=d.top_p if cfg.top_p is None else cfg.top_p,
-        rerank=cfg.rerank,
-    )
+    gen = composer.config(
+        cfg.temperature, cfg.top_k, cfg.top_p, rerank=cfg.rerank
+    )  # the model's defaults filled
+    sampling = {**asdict(gen.sample), "rerank": gen.rerank}
     metrics["sampling"] = sampling
     samples: list[Sample] = []
     if cfg.samples:

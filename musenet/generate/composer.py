@@ -143,7 +143,7 @@ class Composer:
 
     @property
     def instruments(self) -> list[str]:
-        return [i.name for i in self.vocab.config.instruments]
+        return list(self.vocab.config.instrument_names)
 
     def generate(
         self,
@@ -188,8 +188,6 @@ class Composer:
         else:
             out = generate_ids(self.model, self.vocab, cfg, primer=primer_piece, progress=progress)
         unit = self.vocab.config.time_unit_ms / 1000
-        names = self.instruments
-        program_to_inst = self.vocab.program_to_instrument
         results = []
         for i, g in enumerate(out, 1):
             piece, repairs = decode(g.new_ids(self.vocab), self.vocab)
@@ -198,8 +196,7 @@ class Composer:
                 # the primer's own notes, verbatim (not quantised), then the new ones
                 notes = sort_notes(np.concatenate([primer_piece.notes, notes]))
             piece = Piece(notes, style=cfg.style or self.styles[0], title=f"candidate-{i}")
-            used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
-            playing = [names[k] for k in used if k >= 0]
+            playing, _ = self.vocab.instruments_playing(notes)
             results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing, scores[i - 1]))
         return results
 

@@ -74,7 +74,7 @@ class GenerateConfig:
 
     def check(self, vocab: Vocab) -> None:
         """The checks that need the model's vocabulary: known instruments and style."""
-        names = [i.name for i in vocab.config.instruments]
+        names = vocab.config.instrument_names
         for name in self.instruments:
             if name not in names:
                 raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")

@@ -94,7 +94,7 @@ def _generate_ids(
     cfg.check(vocab)
     B = cfg.candidates
     unit_ms = vocab.config.time_unit_ms
-    names = [i.name for i in vocab.config.instruments]
+    names = vocab.config.instrument_names
     allowed = sorted(names.index(n) for n in cfg.instruments)
 
     body, primer_units, present = np.zeros(0, np.int64), 0, set(allowed)

@@ -270,13 +270,12 @@ class CoComposer:
         self.store.add_file(s, path)
 
     def _describe(self, piece: Piece, primer_seconds: float) -> dict:
-        names = self.composer.instruments
-        used = np.unique(self._inst_of_program[piece.notes["program"].astype(np.int64)])
+        playing, other = self.composer.vocab.instruments_playing(piece.notes)
         return {
             "seconds": round(piece.duration, 2),
             "notes": len(piece),
-            "instruments": [names[k] for k in used if k >= 0],
-            "other_programs": bool((used < 0).any()),
+            "instruments": playing,
+            "other_programs": other,
             "primer_seconds": round(primer_seconds, 3),
         }
 
