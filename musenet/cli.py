@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (`musenet tokens x.mid | head`): not an error; silence the flush at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a file or folder the command cannot read or write: the path and the reason
+        path = e.filename2 or e.filename  # os.replace(temp, path): the path the user named
+        where = f" {path}" if path else ""
+        sys.stderr.write(f"musenet {name}: error: cannot use{where}: {e.strerror or e}\n")
+        return 2
 
 
 if __name__ == "__main__":

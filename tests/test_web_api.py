@@ -328,7 +328,7 @@ def test_page_and_docs_are_served_from_this_server_only(client):
 
 
 def test_serve_through_the_real_entry_point_fails_in_one_line(tmp_path):
-    r = subprocess("serve", "--help")
+    r = main("serve", "--help")
     assert r.returncode == 0 and "--port" in r.stdout and "--max-upload-mb" in r.stdout
     assert_user_error(subprocess("serve", "--model", tmp_path / "nope", "--port", 0), "not found")
     assert_user_error(

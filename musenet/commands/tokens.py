@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     vocab = Vocab()
     if args.style is not None and args.style not in vocab.config.styles:
         raise UserError(f"unknown style {args.style!r}; see `musenet vocab` for the styles")
+    if args.roundtrip is not None and args.roundtrip.is_dir():
+        raise UserError(f"--roundtrip {args.roundtrip} is a folder: give the MIDI file to write")
     if args.roundtrip is not None and not args.roundtrip.parent.is_dir():
         raise UserError(f"cannot write {args.roundtrip}: folder {args.roundtrip.parent} does not exist")
     piece = load_midi(args.midi)

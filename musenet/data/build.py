@@ -70,7 +70,7 @@ class BuildConfig:
         if self.labels is not None and self.source == "music21":
             raise ValueError("labels apply to a MIDI folder only (music21 styles come from its collections)")
         if self.labels is not None and not Path(self.labels).is_file():
-            raise ValueError(f"labels {self.labels}: no such file")
+            raise ValueError(f"labels must name a CSV file; there is none at {self.labels}")
         if not (
             0 <= self.val_fraction < 1
             and 0 <= self.test_fraction < 1

@@ -69,6 +69,8 @@ class GenerateConfig:
             raise ValueError(f"min_fraction must be in [0, 1], got {self.min_fraction:g}")
         if self.max_silence is not None and not self.max_silence > 0:
             raise ValueError(f"max_silence must be > 0 seconds (or None), got {self.max_silence:g}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if not 1 <= self.rerank <= MAX_RERANK:
             raise ValueError(f"rerank must be 1..{MAX_RERANK}, got {self.rerank}")
 

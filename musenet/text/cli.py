@@ -34,9 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = from_args(TextConfig, args)
     tm = load(args.model)
-    note = f"loaded {tm.path} ({tm.describe()}) in {tm.load_seconds:.1f} s"
-    sys.stderr.write(note + "\n")
-    n_prompt, block = len(tm.prompt_ids(args.prompt)), tm.model.config.block_size
+    n_prompt, block = len(tm.prompt_ids(args.prompt)), tm.model.config.block_size  # a bad prompt fails first
+    sys.stderr.write(f"loaded {tm.path} ({tm.describe()}) in {tm.load_seconds:.1f} s\n")
     if n_prompt > block:
         sys.stderr.write(f"the prompt is {n_prompt} tokens; the model sees its last {block}\n")
     out = sys.stdout

@@ -33,7 +33,11 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
             return saved.resume_with(values)
         except ValueError as e:
             raise UserError(str(e)) from None
-    return build(TrainConfig, values).resolved()
+    cfg = build(TrainConfig, values)
+    try:
+        return cfg.resolved()  # the preset's values meet the user's: checked again
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
 
 def run(args: argparse.Namespace) -> int:

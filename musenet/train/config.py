@@ -137,13 +137,17 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.context is not None and self.context < 8:
+            raise ValueError(f"context must be at least 8 tokens, got {self.context}")
+        if self.n_embd is not None and self.n_head is not None and self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
 
     def resolved(self) -> TrainConfig:
         """This config with every None filled from the preset."""
         fill = {**MODEL_PRESETS[self.preset], **TRAIN_PRESETS[self.preset]}
         fill["context"] = fill.pop("block_size")
         values = {k: v for k, v in fill.items() if getattr(self, k) is None}
-        cfg = dataclasses.replace(self, **values)
+        cfg = dataclasses.replace(self, **values)  # checked again: the preset's width with the user's heads
         if cfg.ckpt_interval is None:
             cfg = dataclasses.replace(cfg, ckpt_interval=cfg.eval_interval)
         return cfg
