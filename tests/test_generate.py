@@ -10,7 +10,7 @@ from musenet.codec.events import Piece, make_notes
 from musenet.codec.grammar import Grammar
 from musenet.codec.vocab import Vocab
 from musenet.errors import UserError
-from musenet.generate.composer import Composer
+from musenet.generate.composer import Composer, primer_tokens
 from musenet.generate.engine import GenerateConfig, generate_ids, reachable
 from musenet.generate.sampling import SampleConfig, sample
 from musenet.model.config import GPTConfig
@@ -120,7 +120,7 @@ def test_the_decoded_rows_hold_every_token_the_grammar_can_allow(model):
     present = sorted({names.index(n) for n in (*insts, "piano", "violin")})
     rows = reachable(VOCAB, present)
     assert len(rows) < VOCAB.size / 2
-    for g in generate_ids(model, VOCAB, cfg, primer=Piece(notes)):
+    for g in generate_ids(model, VOCAB, cfg, primer=primer_tokens(Piece(notes), VOCAB)):
         grammar = Grammar(VOCAB, 1, [names.index(n) for n in insts], g.positions[-1, 0], min_end=0)
         seen = 0
         for i, t in enumerate(g.ids):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codec.decode import decode
+from ..codec.encode import encode
 from ..codec.events import Piece, sort_notes
 from ..codec.midi_io import write_midi
 from ..codec.safe import load_midi
@@ -23,7 +24,7 @@ from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
 from ..files import home
 from .config import GenerateConfig, SampleConfig
-from .engine import generate_ids
+from .engine import Primer, generate_ids
 from .scorer import Scorer, ScorerStore, generate_ranked
 
 PACKAGE_MODELS = Path(__file__).resolve().parents[1] / "weights"
@@ -179,14 +180,13 @@ class Composer:
         """`generate` with its settings as one GenerateConfig (e.g. from `config`)."""
         cfg.check(self.vocab)
         primer_piece = self._primer(primer, prompt_seconds)
+        tokens = None if primer_piece is None else primer_tokens(primer_piece, self.vocab, cfg.style)
         scores: list[float | None] = [None] * cfg.candidates
         if cfg.rerank > 1:
-            ranked = generate_ranked(
-                self.model, self.vocab, cfg, self.critic(), cfg.rerank, primer_piece, progress
-            )
+            ranked = generate_ranked(self.model, self.vocab, cfg, self.critic(), cfg.rerank, tokens, progress)
             out, scores = [g for g, _ in ranked], [p for _, p in ranked]
         else:
-            out = generate_ids(self.model, self.vocab, cfg, primer=primer_piece, progress=progress)
+            out = generate_ids(self.model, self.vocab, cfg, primer=tokens, progress=progress)
         unit = self.vocab.config.time_unit_ms / 1000
         results = []
         for i, g in enumerate(out, 1):
@@ -226,6 +226,13 @@ class Composer:
             end = piece.duration
             piece = piece.window(max(0.0, end - prompt_seconds - 1e-6), end + 1e-6)  # 1 µs of float slack
         return piece
+
+
+def primer_tokens(piece: Piece, vocab: Vocab, style: str | None = None) -> Primer:
+    """A MIDI primer as the engine takes it: its encoded body tokens (no prefix, no `end`) and its length."""
+    enc = encode(piece, vocab, style=style)
+    start_at = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
+    return Primer(enc.ids[start_at:-1], enc.duration)
 
 
 def load(

@@ -14,10 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..codec.events import Piece
 from ..codec.vocab import Vocab
 from .config import MAX_CANDIDATES, GenerateConfig
-from .engine import Generated, generate_ids
+from .engine import Generated, Primer, generate_ids
 
 
 class Scorer(Protocol):
@@ -39,7 +38,7 @@ def generate_ranked(
     cfg: GenerateConfig,
     scorer: Scorer,
     n: int,
-    primer: Piece | None = None,
+    primer: Primer | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> list[tuple[Generated, float]]:
     """cfg.candidates * n samples, in batches of at most 64 (batch b seeded cfg.seed + b; with n * candidates
