@@ -26,7 +26,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "model": ({"files"}, {"torch", "safetensors"}),  # no codec, no data: a GPT-2 that knows no music
     "audio": ({"codec", "errors", "files"}, {"numpy", "tinysoundfont"}),
     "data": ({"codec", "errors", "files"}, {"numpy", "symusic", "music21", "tqdm"}),  # builds without torch
-    "train": ({"model", "data", "errors", "files"}, {"numpy", "torch", "tqdm", "matplotlib"}),
+    "train": ({"codec", "model", "data", "errors", "files"}, {"numpy", "torch", "tqdm", "matplotlib"}),
     "generate": ({"codec", "model", "audio", "errors", "files"}, {"numpy", "torch"}),  # no critic: a Scorer
     "critic": ({"codec", "data", "generate", "model", "errors", "files"}, {"numpy", "torch", "safetensors"}),
     "evaluate": ({ROOT, "codec", "data", "generate", "model", "errors"}, {"numpy", "torch", "matplotlib"}),

@@ -44,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "info":
         if len(args.dirs) != 1:
             raise UserError("give one dataset folder: `musenet data info DIR`")
-        print(summary(read_meta(args.dirs[0])))
+        meta = read_meta(args.dirs[0])
+        if "composition" not in meta:  # a build from before meta.json stored it: count it now
+            from .composition import composition
+
+            meta["composition"] = composition(args.dirs[0], meta)
+        print(summary(meta))
         return 0
     if args.action == "merge":
         if len(args.dirs) < 2 or not out:

@@ -34,6 +34,8 @@ RESUMABLE = frozenset(
         "compile",
         "threads",
         "device",
+        "time_limit_s",
+        "data_workers",
     }
 )
 
@@ -95,6 +97,9 @@ class TrainConfig:
     """MuseNet's mixup in token-embedding space: lambda ~ Beta(mixup, mixup) per micro-batch; 0 = off."""
     augment: bool = True
     """The dataset's augmentations (transposition, velocity, tempo) on training windows."""
+    style_alpha: float = 0.5
+    """Style balance of the drawn windows: a style holding T tokens gets a share T^style_alpha / sum(T^style_alpha)
+    of them (1 = in proportion to tokens, 0 = every style alike; see musenet.train.data.StyleBalance)."""
 
     # machinery
     dtype: DType = "auto"
@@ -105,6 +110,9 @@ class TrainConfig:
     """auto (cuda if present, else cpu), cpu, cuda."""
     threads: int | None = None
     """CPU threads per process (None = torch's default, or cores / processes under torchrun)."""
+    data_workers: int = 0
+    """Processes making the next steps' batches (0 = one background thread, enough on a CPU; one thread makes
+    ~0.3-0.5 M augmented tokens a second, so a GPU wants several). The batches are the same either way."""
     seed: int = 1337
     """Seed of the initial weights and the data order."""
     eval_interval: int | None = None
@@ -115,6 +123,12 @@ class TrainConfig:
     """Steps between checkpoints (None = eval_interval); one is always written at the end."""
     log_interval: int = 1
     """Steps between log.csv rows."""
+    time_limit_s: float | None = None
+    """Stop after this many seconds of training in this process (counted from the first step; the evaluation and
+    checkpoint of the step reached are written after it), even before max_steps: a GPU lent for minutes."""
+    init_from: str | None = None
+    """A run or export folder whose weights start this run (its shape and vocabulary must match; the optimizer and
+    the schedule start afresh, so give it a short warmup): continuing on the CPU what a GPU trained."""
 
     def __post_init__(self) -> None:
         if self.preset not in MODEL_PRESETS:
@@ -128,11 +142,17 @@ class TrainConfig:
                 raise ValueError(
                     f"{name} must be one of {', '.join(get_args(kind))}, not {getattr(self, name)!r}"
                 )
+        if not 0 <= self.style_alpha <= 1:
+            raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
         if self.mixup < 0:
             raise ValueError(f"mixup must be >= 0, got {self.mixup}")
         for name in ("grad_accum", "eval_batches", "log_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.data_workers < 0:
+            raise ValueError("data_workers must be >= 0")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
         for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):
             v = getattr(self, name)
             if v is not None and v < 1:
@@ -182,4 +202,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        return cls(**d)
+        # runs saved before style balancing drew windows in proportion to their count: alpha 1 is the closest
+        return cls(**{"style_alpha": 1.0, **d})
