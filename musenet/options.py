@@ -1,12 +1,14 @@
 """Command-line flags derived from the config dataclasses, so that each option is defined once: in its dataclass.
 
-To add an option to a command, add a field with a docstring to the config dataclass the command reads; nothing else.
-`add_flags(parser, Config)` turns every field into `--field-name`: its type from the annotation (`int`, `float`,
-`str`, `Path`, `X | None`, `Literal[...]` as choices, `tuple[str, ...]` as a comma-separated list, `field(metadata={"choices": ...})` as choices, `bool` as
-`--x` / `--no-x`), its help from the docstring under it, with the field's default shown (a nested config
-dataclass adds its own fields' flags). `from_args(Config, args)` builds the config from what the user gave: a flag
-left out is not in `args` at all, so the dataclass's own default applies and `__post_init__` makes every check; a
-`ValueError` from it becomes a one-line `UserError` (`musenet.cli` writes its field names as flags). A command only lists the fields it
+To add an option to a command, add a field with a docstring to the config dataclass the command reads; nothing
+else. `add_flags(parser, Config)` turns every field into `--field-name`, with
+- its type from the annotation: `int`, `float`, `str`, `Path`, `X | None`; `Literal[...]` or
+  `field(metadata={"choices": ...})` as choices; `tuple[str, ...]` as a comma-separated list; `bool` as
+  `--x` / `--no-x`; a nested config dataclass adds its own fields' flags;
+- its help from the docstring under the field, and the field's default shown.
+`from_args(Config, args)` builds the config from what the user gave: a flag left out is not in `args` at all, so
+the dataclass's own default applies, and `__post_init__` makes every check; a `ValueError` from it becomes a
+one-line `UserError` (`musenet.cli` writes the field names in it as flags). A command lists only the fields it
 renames (`names={"val_fraction": "--val"}`; a renamed bool flag sets the field to the opposite of its default,
 e.g. `{"use_cache": "--no-cache"}`) or keeps off the command line (`skip`).
 """
