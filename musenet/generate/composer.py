@@ -52,10 +52,9 @@ class Candidate:
         return Path(path)
 
     def save_wav(self, path: str | Path, soundfont: str | Path | None = None) -> Path:
-        from ..audio import render, save_wav
+        from ..audio import SAMPLE_RATE, render, save_wav
 
-        rate = 44100
-        save_wav(render(self.piece, sample_rate=rate, soundfont=soundfont), path, rate)
+        save_wav(render(self.piece, sample_rate=SAMPLE_RATE, soundfont=soundfont), path, SAMPLE_RATE)
         return Path(path)
 
     def summary(self) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..audio import SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class ServeConfig:
@@ -31,7 +33,7 @@ class ServeConfig:
     """Size cap on the folder of generated files; the least recently used sessions are evicted past it."""
     max_sessions: int = 1000
     """Sessions kept in memory; the least recently used are evicted past it."""
-    sample_rate: int = 44100
+    sample_rate: int = SAMPLE_RATE
     """Sample rate of the rendered WAVs."""
     upload_timeout_s: float = 10.0
     """Time the isolated MIDI parser may spend on one upload."""
