@@ -52,12 +52,9 @@ def command_line(args: argparse.Namespace) -> str:
         if action.dest not in values or not action.option_strings or action.default == values[action.dest]:
             continue
         value = values[action.dest]
-        if action.nargs == 0:  # a switch: --x, or --no-x where it turned the field off
-            words.append(
-                next(o for o in action.option_strings if value or o.startswith("--no-"))
-                if isinstance(action, argparse.BooleanOptionalAction)
-                else action.option_strings[0]
-            )
+        if action.nargs == 0:  # a switch: --x, or its --no-x where it turned the field off
+            off = isinstance(action, argparse.BooleanOptionalAction) and not value
+            words.append(action.option_strings[1 if off else 0])
         else:
             words += [action.option_strings[0], ",".join(value) if isinstance(value, tuple) else str(value)]
     return " ".join(shlex.quote(w) for w in words)
