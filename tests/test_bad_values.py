@@ -52,7 +52,7 @@ CASES = [
     (["generate", "--model", "{r}/model", "--candidates", "1000"], "--candidates"),
     (["generate", "--model", "{r}/model", "--top-p", "0"], "--top-p"),
     (["generate", "--model", "{r}/model", "--top-k", "-3"], "--top-k"),
-    (["generate", "--model", "{r}/model", "--temperature", "99"], "--temperature"),
+    (["generate", "--model", "{r}/model", "--temperature", "1000"], "--temperature"),
     (["generate", "--model", "{r}/model", "--instruments", ","], "at least one instrument"),
     (["generate", "--model", "{r}/model", "--min-fraction", "2"], "--min-fraction"),
     (["generate", "--model", "{r}/model", "--max-silence", "0"], "--max-silence"),

@@ -242,5 +242,5 @@ def test_the_model_s_sampling_defaults_apply_unless_overridden(tmp_path):
     assert not np.array_equal(c.ids, d.ids)
     # a model without the entry samples at temperature 1, nucleus 0.95
     assert musenet.load(run).sampling == SampleConfig(1.0, 0, 0.95)
-    assert_user_error(main(*cmd[:-1], "-1"), "--temperature must be in")
+    assert_user_error(main(*cmd[:-1], "-1"), "--temperature must be 0 (greedy) or")
     assert_user_error(main("export", tmp_path / "nope", tmp_path / "x"), "no checkpoint")

@@ -33,7 +33,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "text": ({"generate", "model", "errors"}, {"numpy", "torch", "safetensors", "tokenizers"}),
     "web": (
         {"audio", "codec", "generate", "errors", "files"},
-        {"numpy", "torch", "fastapi", "pydantic", "starlette"},
+        {"numpy", "torch", "fastapi", "pydantic", "starlette", "uvicorn", "h11"},
     ),
     "cli": ({ROOT, "errors", "options"}, set()),  # the other commands are imported by name, when used
     ROOT: ({"critic", "generate"}, set()),

@@ -26,7 +26,7 @@ from ..codec.events import NOTE_DTYPE
 from ..files import atomic_path
 from .items import Converted, Drop, RawPiece, Task
 
-CONVERTER_VERSION = 4
+CONVERTER_VERSION = 5
 
 
 def default_dir() -> Path:

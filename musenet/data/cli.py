@@ -1,4 +1,5 @@
-"""`musenet data build|info`: build labelled token shards from the music21 corpus or a MIDI folder; summarise one.
+"""`musenet data build|info`: build labelled token shards from the music21 corpus or a folder of MIDI and score
+files (MusicXML, .mxl, ABC, kern); summarise one.
 
 musenet data build --source music21 --out data/m21 [--collections bach,palestrina]
 musenet data build --source path/to/midi --out data/mine [--labels labels.csv]
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dirs:
         raise UserError(f"build takes no folder argument (got {args.dirs[0]}); give --source and --out")
     if not getattr(args, "source", None) or not out:
-        raise UserError("build needs --source (music21 or a MIDI folder) and --out DIR")
+        raise UserError("build needs --source (music21 or a folder of MIDI or score files) and --out DIR")
     from .build import build
 
     cfg = from_args(BuildConfig, args)

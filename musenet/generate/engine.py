@@ -20,6 +20,7 @@ masking the whole vocabulary, at a fraction of the cost (see `model.decode`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,18 @@ from ..model.decode import Decoder
 from ..model.gpt import Positions
 from .config import GenerateConfig
 from .sampling import sample
+
+# A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
+# ../shared/midi (pop bands, MAESTRO) encode to 103 tokens per second at most (note-ons, note-offs and waits), so
+# 500 per second is never reached by music, only by a sampler that has stopped moving the clock. Past the cap
+# generation stops with a UserError, never hangs.
+CAP_TOKENS_PER_SECOND = 500
+CAP_TOKENS_MIN = 256
+
+
+def max_new_tokens(seconds: float) -> int:
+    """The most tokens one stream may sample for `seconds` of new music."""
+    return CAP_TOKENS_MIN + math.ceil(CAP_TOKENS_PER_SECOND * seconds)
 
 
 @dataclass
@@ -92,6 +105,10 @@ class Window:
     def push(self, tok: np.ndarray, pos: np.ndarray) -> None:
         self._ids.append(tok)
         self._pos.append(pos)
+
+    def __len__(self) -> int:
+        """Tokens per stream so far."""
+        return self.ids.shape[1] + len(self._ids)
 
     def streams(self) -> tuple[np.ndarray, np.ndarray]:
         """Every token and position so far: (B, N), (B, N, 4)."""
@@ -172,6 +189,7 @@ def generate_ids(
     gen = torch.Generator().manual_seed(cfg.seed)
     cache = model.new_cache(B, model.config.block_size)
     refill, logits = True, None
+    max_tokens = max_new_tokens(cfg.seconds)
     with threads(1):
         while True:
             if refill:
@@ -186,6 +204,11 @@ def generate_ids(
             window.push(tok, p)
             if progress is not None:
                 progress(float(np.minimum(grammar.time, duration).min() - primer_units) / new_units)
+            if len(window) - len(start) >= max_tokens:
+                raise UserError(
+                    f"generation stopped after {max_tokens} tokens without reaching {cfg.seconds:g} s: the sampling "
+                    "settings leave the model no way forward; raise top-p/top-k or the temperature"
+                )
             if grammar.ended.all():
                 break
             if cache.length + 1 > model.config.block_size:

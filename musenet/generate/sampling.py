@@ -48,7 +48,9 @@ def candidates(logits: torch.Tensor, cfg: SampleConfig) -> tuple[torch.Tensor, t
         k = V  # a flat distribution: every token, sorted
     if cfg.top_p < 1.0:
         # drop a token when the tokens before it already reach top_p (the most likely one always stays)
-        top = top.masked_fill((cum - top) >= cfg.top_p, 0.0)
+        drop = (cum - top) >= cfg.top_p
+        drop[:, 0] = False
+        top = top.masked_fill(drop, 0.0)
     return top, ids
 
 

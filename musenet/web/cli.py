@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import load
     from .app import create_app
+    from .limits import header_timeout_protocol
     from .service import CoComposer
 
     if args.threads > 0:
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"musenet co-composer: model {composer.path}, files in {service.store.root}")
     print(f"open http://{cfg.host}:{cfg.port}/ (API docs at /docs); Ctrl-C stops it")
     try:
-        # past 64 open connections uvicorn answers 503; idle keep-alive connections close after 5 s
+        # past 64 open connections uvicorn answers 503; idle keep-alive connections close after 5 s, and so do
+        # connections whose headers take longer than header_timeout_s (uvicorn has no such limit of its own)
         uvicorn.run(
             create_app(service),
             host=cfg.host,
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             log_level="warning",
             limit_concurrency=64,
             timeout_keep_alive=5,
+            http=header_timeout_protocol(cfg.header_timeout_s),
         )
     finally:
         service.close()
