@@ -55,6 +55,26 @@ DEFAULT_STYLES: tuple[str, ...] = (
     "latin",
     "electronic",
     "world",
+    # added with the corpus of issue 18 (composers and genres users ask for, each with >= 50 k tokens of data;
+    # see `data.sources.styles` for what joins which); the ids above are unchanged
+    "chopin",
+    "schubert",
+    "brahms",
+    "liszt",
+    "mendelssohn",
+    "debussy",
+    "rachmaninoff",
+    "tchaikovsky",
+    "grieg",
+    "clementi",
+    "albeniz",
+    "country",
+    "funk",
+    "soul",
+    "hiphop",
+    "reggae",
+    "metal",
+    "march",
 )
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
