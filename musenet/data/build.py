@@ -1,4 +1,4 @@
-"""`build(config)`: a source (the music21 corpus or a MIDI folder) -> labelled, split token shards + a report.
+"""`build(config)`: a source (the music21 corpus or a folder of MIDI and score files) -> labelled, split token shards.
 
     tasks (files, or runs of ABC tunes)  --pool of worker processes-->  cached conversion -> encode
         -> drop short pieces and exact duplicates -> split by a hash of each piece's identity -> shards
@@ -36,13 +36,13 @@ from .items import Drop, Task
 @dataclass(frozen=True)
 class BuildConfig:
     source: str
-    """"music21", or a folder of MIDI files."""
+    """"music21", or a folder of MIDI and score files (MusicXML, .mxl, ABC, kern)."""
     out: Path
     """Output folder (created)."""
     collections: tuple[str, ...] | None = None
     """music21 only: the collections to build (default: all)."""
     labels: Path | None = None
-    """MIDI folder only: a CSV `path,style[,split]` overriding the sub-folder labels (and pinning splits)."""
+    """Folder only: a CSV `path,style[,split]` overriding the sub-folder labels (and pinning splits)."""
     workers: int = max(1, os.cpu_count() or 1)
     val_fraction: float = 0.02
     test_fraction: float = 0.02
@@ -55,6 +55,9 @@ class BuildConfig:
     use_cache: bool = True
     timeout_s: float = 900.0
     """Per task, music21 only (a MIDI file gets `Limits.timeout_s`); the largest corpus file parses in ~30 s."""
+    score_timeout_s: float = 120.0
+    """Per score file (or run of ABC tunes) of a folder: our readers take well under a second, music21 (their
+    fallback) tens of seconds on a big score; past this the file is a `timeout` drop."""
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -66,6 +69,8 @@ class BuildConfig:
             raise ValueError("val and test fractions must be in [0, 1) and sum below 1")
         if self.workers < 1 or self.min_notes < 1:
             raise ValueError("workers and min_notes must be >= 1")
+        if self.timeout_s <= 0 or self.score_timeout_s <= 0:
+            raise ValueError("timeouts must be > 0 seconds")
 
     @property
     def is_music21(self) -> bool:
@@ -95,7 +100,7 @@ class TaskResult:
 def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskResult:
     """Runs in a worker: read the task's tokens from the cache, or convert (through the notes cache) and encode."""
     cdir = cfg.cache_dir or cache.default_dir()
-    use_cache = cfg.use_cache and task.source == "music21"
+    use_cache = cfg.use_cache and task.source != "midi"  # a MIDI file reads as fast as a cache entry
     encoding = hashlib.sha1(
         json.dumps([vocab.config.to_dict(), task.style, cfg.min_notes]).encode()
     ).hexdigest()
@@ -176,7 +181,7 @@ def list_tasks(cfg: BuildConfig) -> tuple[list[Task], list[Drop]]:
 
     if cfg.is_music21:
         return corpus.list_tasks(list(cfg.collections) if cfg.collections else None, cfg.limit)
-    return folder.list_tasks(Path(cfg.source), cfg.labels, cfg.limit), []
+    return folder.list_tasks(Path(cfg.source), cfg.labels, cfg.limit)
 
 
 def build(cfg: BuildConfig) -> dict:
@@ -189,17 +194,15 @@ def build(cfg: BuildConfig) -> dict:
     limits = Limits()
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "meta.json").unlink(missing_ok=True)  # until the new one is written, the folder is no dataset
+    fn = partial(_work, cfg=cfg, vocab=vocab, limits=limits)
     if cfg.is_music21:
-        fn, init, timeout = partial(_work, cfg=cfg, vocab=vocab, limits=limits), None, cfg.timeout_s
+        init, timeout = None, [cfg.timeout_s] * len(tasks)
     else:
         from .folder import init_worker
 
         # the pool's deadline is the per-file limit; parsing in the worker is additionally memory-capped
-        fn, init, timeout = (
-            partial(_work, cfg=cfg, vocab=vocab, limits=limits),
-            partial(init_worker, limits),
-            limits.timeout_s,
-        )
+        init = partial(init_worker, limits)
+        timeout = [limits.timeout_s if t.source == "midi" else cfg.score_timeout_s for t in tasks]
     results: list[TaskResult | None] = [None] * len(tasks)
     bar = _progress(len(tasks), cfg)
     for outcome in run_tasks(fn, tasks, cfg.workers, timeout, init, cost=[_cost(t) for t in tasks]):
