@@ -190,3 +190,17 @@ def test_labels_csv_of_prepare(tmp_path):
             [["path", "style", "split", "label"]] + [[p, styles.style_of(r), s, r] for p, r, s in rows]
         )
     assert read_labels(labels, out)["piano-midi/Chopin/op10.mid"] == ("chopin", None)
+
+
+def test_the_shipped_model_keeps_its_own_styles():
+    """The vocabulary grew styles; a model trained before keeps the list saved with it, and asking it for a style
+    it never learned is a one-line error, not a wrong token."""
+    import musenet
+
+    composer = musenet.load()
+    assert "chopin" in DEFAULT_STYLES and "chopin" not in composer.styles
+    assert composer.styles == list(DEFAULT_STYLES[: len(composer.styles)])  # the new styles only appended
+    (piece,) = composer.generate(style="bach", seconds=1.0, candidates=1, seed=3)
+    assert len(piece.piece) > 0
+    with pytest.raises(UserError, match="unknown style 'chopin'"):
+        composer.generate(style="chopin", seconds=1.0, candidates=1)

@@ -138,7 +138,8 @@ def chart(stem: str, family: str, names: list[str], k: int) -> str:
 
 
 def render(charts: dict[str, str], out: Path, workers: int = 2, timeout_s: float = 60.0) -> list[Path]:
-    """Runs `mma` on each chart (name -> text), writing `out/<name>.mid`; a chart MMA rejects is skipped."""
+    """Runs `mma` on each chart (name -> text), writing `out/<name>.mid` and the chart beside it as `.mma`; a
+    render whose chart is already there is kept; a chart MMA rejects is skipped. Returns the MIDI files."""
     exe = shutil.which("mma")
     if exe is None:
         raise UserError("mma is not installed: `apt-get install mma` (the data recipe installs it)")
@@ -148,6 +149,9 @@ def render(charts: dict[str, str], out: Path, workers: int = 2, timeout_s: float
     def one(item: tuple[str, str]) -> Path | None:
         name, text = item
         target = out / f"{name}.mid"
+        chart_file = target.with_suffix(".mma")  # the chart beside its render: the record, and the cache key
+        if target.is_file() and chart_file.is_file() and chart_file.read_text(encoding="utf-8") == text:
+            return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "chart.mma"
@@ -163,10 +167,16 @@ def render(charts: dict[str, str], out: Path, workers: int = 2, timeout_s: float
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 target.unlink(missing_ok=True)
                 return None
-        return target if target.is_file() else None
+        if not target.is_file():
+            return None
+        chart_file.write_text(text, encoding="utf-8")
+        return target
+
+    from tqdm import tqdm
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        return [p for p in pool.map(one, sorted(charts.items())) if p is not None]
+        done = tqdm(pool.map(one, sorted(charts.items())), total=len(charts), desc="mma", unit="chart")
+        return [p for p in done if p is not None]
 
 
 def plan(per_family: int, library: Path = LIBRARY) -> dict[str, int]:

@@ -32,6 +32,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ...errors import UserError
 from . import mma, wad
 from .styles import style_of
 
@@ -130,12 +131,14 @@ def prepare(
     workers: int = 2,
 ) -> dict[str, int]:
     """Writes `out` (see the module docstring); returns files per collection."""
+    out = Path(out).resolve()
     stamp = out / ".prepared"
     args = {"version": VERSION, "shared": str(shared), "miditok": str(miditok), "mma_renders": mma_renders}
     if stamp.is_file() and json.loads(stamp.read_text())["args"] == args:
         return json.loads(stamp.read_text())["files"]
-    if out.exists():
-        shutil.rmtree(out)
+    for old in out.iterdir() if out.is_dir() else []:
+        if old.name != "mma":  # MMA's renders are kept: `mma.render` redoes only the charts that changed
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     (out / "simutrans").mkdir(parents=True)
     rows: list[tuple[str, str, str]] = []
     steps = [
@@ -149,6 +152,12 @@ def prepare(
         got = step()
         print(f"prepare: {what}: {len(got)} files", file=sys.stderr)
         rows += got
+    unknown = sorted({raw for _, raw, _ in rows if style_of(raw) == "unknown"})
+    if unknown:
+        raise UserError(
+            f"{len(unknown)} labels the style table does not know ({', '.join(unknown[:8])}): "
+            "add them to musenet/data/sources/styles.py GROUPS"
+        )
     with (out / "labels.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "style", "split", "label"])  # `label`: the collection's own, for the record
@@ -166,6 +175,10 @@ def _mma(out: Path, renders: int, workers: int) -> list[tuple[str, str, str]]:
         return []
     plan = mma.plan(renders)
     charts = mma.charts_for(plan)
+    for stale in (out / "mma").rglob("*") if (out / "mma").is_dir() else []:
+        name = stale.relative_to(out / "mma").with_suffix("").as_posix()
+        if stale.is_file() and name not in charts:
+            stale.unlink()
     done = mma.render({name: text for name, (text, _) in charts.items()}, out / "mma", workers)
     family = {out / "mma" / f"{name}.mid": fam for name, (_, fam) in charts.items()}
     return [(p.relative_to(out).as_posix(), family[p], "") for p in done]
