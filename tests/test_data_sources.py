@@ -111,7 +111,7 @@ def test_style_table_targets_are_vocabulary_styles():
         ("Webern,_Anton", "modern"),
         ("afrocuban", "latin"),
         ("neworleans", "jazz"),
-        ("hiphop", "hiphop"),
+        ("hiphop", "funk"),
         ("bossanova", "latin"),
         ("no such composer", "unknown"),
     ],

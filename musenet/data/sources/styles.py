@@ -173,6 +173,7 @@ GROUPS: dict[str, str] = {
     "afrocuban": "latin",
     "gospel": "soul",
     "afrobeat": "funk",
+    "hiphop": "funk",  # Groove's hip-hop beats: 31 k tokens, under the 50 k a token needs
     "dance": "electronic",
     "highlife": "world",
     "middleeastern": "world",
