@@ -30,6 +30,7 @@ from ..codec.events import Piece
 from ..codec.safe import Limits
 from ..codec.vocab import DEFAULT_STYLES, Vocab, VocabConfig
 from . import cache, shards
+from .composition import composition, source_of
 from .items import Drop, Task
 
 
@@ -43,6 +44,9 @@ class BuildConfig:
     """music21 only: the collections to build (default: all)."""
     labels: Path | None = None
     """Folder only: a CSV `path,style[,split]` overriding the sub-folder labels (and pinning splits)."""
+    collection: str | None = None
+    """The source recorded for every piece in pieces.jsonl (e.g. `groove` when building that collection's own
+    folder); None derives it from each piece's identity (`composition.source_of`: `music21`, or the first folder)."""
     workers: int = max(1, os.cpu_count() or 1)
     val_fraction: float = 0.02
     test_fraction: float = 0.02
@@ -71,6 +75,8 @@ class BuildConfig:
             raise ValueError("workers and min_notes must be >= 1")
         if self.timeout_s <= 0 or self.score_timeout_s <= 0:
             raise ValueError("timeouts must be > 0 seconds")
+        if self.collection is not None and not self.collection.strip():
+            raise ValueError("collection must be a name (or None)")
 
     @property
     def is_music21(self) -> bool:
@@ -217,6 +223,7 @@ def build(cfg: BuildConfig) -> dict:
     bar.close()
     t_convert = time.monotonic() - t0
     meta = _write(cfg, vocab, tasks, results, drops)
+    meta["composition"] = composition(cfg.out, meta)
     meta["build"].update(seconds=round(time.monotonic() - t0, 1), convert_seconds=round(t_convert, 1))
     shards.write_meta(cfg.out, meta)
     return meta
@@ -279,6 +286,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
                     "split": split,
                     "notes": p.notes,
                     "tokens": len(p.ids),
+                    "source": cfg.collection or source_of(p.id),
                 }
             )
     row_of = {r["id"]: k for k, r in enumerate(rows)}

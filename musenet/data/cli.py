@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MIDI folder: CSV of `path,style[,split]` (default: sub-folder names; a split pins the file)",
     )
     parser.add_argument(
+        "--collection",
+        help="build: the source recorded for every piece (default: `music21`, or each file's first folder)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)"
     )
     parser.add_argument("--val", type=float, default=0.02, help="share of pieces in val (default 0.02)")
@@ -57,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "info":
         if len(args.dirs) != 1:
             raise UserError("give one dataset folder: `musenet data info DIR`")
-        print(summary(read_meta(args.dirs[0])))
+        meta = read_meta(args.dirs[0])
+        if "composition" not in meta:  # a build from before meta.json stored it: count it now
+            from .composition import composition
+
+            meta["composition"] = composition(args.dirs[0], meta)
+        print(summary(meta))
         return 0
     if args.action == "merge":
         if len(args.dirs) < 2 or not args.out:
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             if args.collections
             else None,
             labels=args.labels,
+            collection=args.collection,
             workers=args.workers,
             val_fraction=args.val,
             test_fraction=args.test,

@@ -81,6 +81,17 @@ class WindowDataset:
         room_w = room[self.win_piece]
         self.win_start = np.minimum(k * room_w, np.maximum(body[self.win_piece] - room_w, 0))
         self.win_count = np.ones(len(self.win_piece), dtype=np.int64)
+        self._label_windows()
+
+    def _label_windows(self) -> None:
+        """Each window's style (its first piece's) and the tokens it holds (padding excluded; a window that starts
+        mid-piece may hold up to SNAP_TOKENS fewer after its snap to a wait): what the trainer weighs windows by
+        (`train.data.StyleBalance`)."""
+        lengths = self.index["length"].astype(np.int64)
+        ends = self.win_piece + self.win_count
+        csum = np.concatenate([[0], np.cumsum(lengths)])
+        self.win_tokens = np.minimum(csum[ends] - csum[self.win_piece], self.context + 1)
+        self.win_style = self.index["style"].astype(np.int64)[self.win_piece]
 
     def _windows_packed(self) -> None:
         """Runs of consecutive whole pieces that fit together in one window share it; long pieces as before."""
@@ -108,6 +119,7 @@ class WindowDataset:
         self.win_piece = np.array(piece, dtype=np.int64)
         self.win_start = np.array(start, dtype=np.int64)
         self.win_count = np.array(count, dtype=np.int64)
+        self._label_windows()
 
     def __len__(self) -> int:
         return len(self.win_piece)

@@ -3,7 +3,8 @@
     musenet data merge data/m21 data/band --out data/all
 
 Each split of the result is the sources' splits one after another: tokens and times concatenated, index rows with
-their offsets shifted and their piece rows renumbered, `pieces.jsonl` and `dropped.jsonl` concatenated. A piece
+their offsets shifted and their piece rows renumbered, `pieces.jsonl` and `dropped.jsonl` concatenated (each row
+keeps its `source`, the collection it came from, derived from its identity for builds older than that). A piece
 keeps the split its own build gave it, so a piece held out for testing stays out. The sources must share the
 vocabulary config (same instruments, styles and time grid: every id means the same thing) and no piece identity;
 anything else is a one-line error before anything is written.
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import shards
+from .composition import composition, source_of
 
 
 def _lines(path: Path) -> list[dict]:
@@ -53,7 +55,7 @@ def merge(out: Path, sources: list[Path]) -> dict:
                     f"piece {r['id']} is in both {seen[r['id']]} and {src}; merge distinct datasets"
                 )
             seen[r["id"]] = src
-            rows.append(r)
+            rows.append({**r, "source": r.get("source") or source_of(r["id"])})
     drops = [d for src in sources for d in _lines(Path(src) / "dropped.jsonl")]
 
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -110,5 +112,6 @@ def merge(out: Path, sources: list[Path]) -> dict:
             "merged": [str(s) for s in sources],
         },
     }
+    meta["composition"] = composition(out, meta)
     shards.write_meta(Path(out), meta)
     return meta

@@ -4,7 +4,7 @@
     DIR/{split}.tokens.npy   every piece of the split, one after another: prefix, body, end (int16 when it fits)
     DIR/{split}.time.npy     (int32) the structural `time` of each token: the clock since the piece's start
     DIR/{split}.index.npy    one row per piece: offset, length, prefix length, duration, style, piece row
-    DIR/pieces.jsonl         one line per kept piece: id, title, style, split, notes, tokens
+    DIR/pieces.jsonl         one line per kept piece: id, title, style, split, notes, tokens, source
     DIR/dropped.jsonl        one line per dropped file or piece: id, reason, detail
 
 The split of a piece is a stable hash of its identity (`split_of`), never a per-run shuffle: adding files to a

@@ -9,6 +9,9 @@ The three files change together or not at all: each is written to a temp file an
 names them, then they are renamed into place. A kill before the marker exists leaves the previous checkpoint (the
 temp files are swept away on the next open); a kill after it is rolled forward on the next open. So `kill -9` at any
 moment leaves the last good checkpoint.
+
+`split` writes a run's model as config.json + `model-0000k-of-0000n.safetensors` files of a capped size (fp32, or
+bf16 when fp32 would not fit), for a transfer that limits file sizes; `join` turns them back into a run folder.
 """
 
 from __future__ import annotations
@@ -195,3 +198,66 @@ def export(
         | ({"sampling": sampling} if sampling else {}),
     )
     return Path(out_dir)
+
+
+SPLIT_FORMAT = "model-{k:05d}-of-{n:05d}.safetensors"
+_EXTRA = ("tokens", "elapsed_s", "world_size", "style_shares")
+
+
+def split(run_dir: str | Path, out_dir: str | Path, max_file_bytes: int, max_total_bytes: int) -> list[Path]:
+    """A run's model as config.json + weight files of at most `max_file_bytes` each, in fp32 when all of them fit
+    in `max_total_bytes`, else bf16: what passes a transfer that caps file sizes (a lent GPU's $OUT takes 16 MiB a
+    file, 64 MiB in all). No optimizer. `join` makes a run folder of them again."""
+    model, meta = load_model(run_dir)
+    state = model.state_dict()
+    n_params = sum(t.numel() for t in state.values())
+    dtype = "fp32" if 4 * n_params <= max_total_bytes else "bf16"
+    size = 4 if dtype == "fp32" else 2
+    if size * n_params > max_total_bytes:
+        raise ValueError(
+            f"{n_params / 1e6:.1f} M parameters are over {max_total_bytes / 2**20:.0f} MiB even in bf16"
+        )
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name, t in state.items():
+        b = t.numel() * size
+        if b > max_file_bytes:
+            raise ValueError(
+                f"{name} alone is {b / 2**20:.1f} MiB, over {max_file_bytes / 2**20:.1f} MiB a file"
+            )
+        if groups[-1] and used + b > max_file_bytes:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += b
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, names in enumerate(groups, 1):
+        path = out / SPLIT_FORMAT.format(k=k, n=len(groups))
+        save_file(
+            {n: state[n].to(_DTYPES[dtype]).contiguous() for n in names}, str(path), metadata={"dtype": dtype}
+        )
+        files.append(path)
+    (out / CONFIG).write_text(
+        json.dumps({**meta, "dtype": dtype, "split": [f.name for f in files]}, indent=2) + "\n"
+    )
+    return [out / CONFIG, *files]
+
+
+def join(src_dir: str | Path, run_dir: str | Path) -> Path:
+    """The files `split` wrote -> a run folder (fp32 weights + config.json, no optimizer), e.g. for `init_from`."""
+    src = Path(src_dir)
+    meta = json.loads((src / CONFIG).read_text())
+    if meta.get("format") != FORMAT or "split" not in meta:
+        raise ValueError(f"{src}: no split checkpoint here (config.json lists no weight files)")
+    state: dict[str, torch.Tensor] = {}
+    for name in meta["split"]:
+        state.update({k: v.float() for k, v in load_file(str(src / name)).items()})
+    model = GPT(GPTConfig.from_dict(meta["model"]))
+    model.load_state_dict(state)
+    save(
+        run_dir, model, step=meta["step"], seed=meta["seed"], vocab=meta.get("vocab"), train=meta.get("train"),
+        commit=meta.get("git_commit"), extra={k: meta[k] for k in _EXTRA if k in meta} | {"joined_from": meta["dtype"]},
+    )  # fmt: skip
+    return Path(run_dir)

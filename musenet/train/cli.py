@@ -30,12 +30,19 @@ _OVERRIDES: dict[str, tuple[type, str]] = {
     "weight_decay": (float, "AdamW weight decay (default 0.1)"),
     "grad_clip": (float, "clip the gradient norm to this; 0 = off (default 1.0)"),
     "mixup": (float, "mixup in token-embedding space, Beta(a, a); 0 = off (default)"),
+    "style_alpha": (
+        float,
+        "style balance: a style's share of windows ~ its tokens^alpha; 1 = by tokens (default 0.5)",
+    ),
     "eval_interval": (int, "steps between validation losses"),
     "eval_batches": (int, "validation batches per evaluation (default 8)"),
     "ckpt_interval": (int, "steps between checkpoints (default: the eval interval)"),
     "log_interval": (int, "steps between log.csv rows (default 1)"),
     "seed": (int, "seed of the initial weights and the data order (default 1337)"),
     "threads": (int, "CPU threads per process"),
+    "data_workers": (int, "processes making batches ahead (default 0: one thread; a GPU wants several)"),
+    "time_limit_s": (float, "stop after this many seconds of training, with a checkpoint (default: none)"),
+    "init_from": (str, "start from this run's or export's weights (fresh optimizer: give a short warmup)"),
     "dataset": (str, "module:Class of the window dataset (default musenet.data.dataset:WindowDataset)"),
 }
 

@@ -30,6 +30,8 @@ RESUMABLE = frozenset(
         "compile",
         "threads",
         "device",
+        "time_limit_s",
+        "data_workers",
     }
 )
 
@@ -81,6 +83,9 @@ class TrainConfig:
     """MuseNet's mixup in token-embedding space: lambda ~ Beta(mixup, mixup) per micro-batch; 0 = off."""
     augment: bool = True
     """The dataset's augmentations (transposition, velocity, tempo) on training windows."""
+    style_alpha: float = 0.5
+    """Style balance of the drawn windows: a style holding T tokens gets a share T^style_alpha / sum(T^style_alpha)
+    of them (1 = in proportion to tokens, 0 = every style alike; see musenet.train.data.StyleBalance)."""
 
     # machinery
     dtype: str = "auto"
@@ -90,12 +95,21 @@ class TrainConfig:
     """auto (cuda if present, else cpu), cpu, cuda."""
     threads: int | None = None
     """CPU threads per process (None = torch's default, or cores / processes under torchrun)."""
+    data_workers: int = 0
+    """Processes making the next steps' batches (0 = one background thread, enough on a CPU; one thread makes
+    ~0.3-0.5 M augmented tokens a second, so a GPU wants several). The batches are the same either way."""
     seed: int = 1337
     eval_interval: int | None = None
     eval_batches: int = 8
     ckpt_interval: int | None = None
     """Steps between checkpoints (None = eval_interval); one is always written at the end."""
     log_interval: int = 1
+    time_limit_s: float | None = None
+    """Stop after this many seconds of training in this process (counted from the first step; the evaluation and
+    checkpoint of the step reached are written after it), even before max_steps: a GPU lent for minutes."""
+    init_from: str | None = None
+    """A run or export folder whose weights start this run (its shape and vocabulary must match; the optimizer and
+    the schedule start afresh, so give it a short warmup): continuing on the CPU what a GPU trained."""
 
     def __post_init__(self) -> None:
         if self.preset not in MODEL_PRESETS:
@@ -106,8 +120,14 @@ class TrainConfig:
             raise ValueError(f"structural_init must be normal or zero, not {self.structural_init!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if not 0 <= self.style_alpha <= 1:
+            raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
         if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
             raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
+        if self.data_workers < 0:
+            raise ValueError("data_workers must be >= 0")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
         for name in ("max_steps", "batch_size", "context", "eval_interval", "ckpt_interval"):
             v = getattr(self, name)
             if v is not None and v < 1:
@@ -153,4 +173,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        return cls(**d)
+        # runs saved before style balancing drew windows in proportion to their count: alpha 1 is the closest
+        return cls(**{"style_alpha": 1.0, **d})

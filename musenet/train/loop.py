@@ -7,10 +7,12 @@ uninterrupted run's loss curve.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,7 +23,7 @@ from musenet.model import checkpoint
 from musenet.model.gpt import GPT
 from musenet.train import ddp
 from musenet.train.config import TrainConfig
-from musenet.train.data import Batch, TrainBatches, open_dataset, val_batches
+from musenet.train.data import Batch, StyleBalance, TrainBatches, open_dataset, val_batches
 from musenet.train.log import CsvLog, plot
 from musenet.train.objective import Objective
 from musenet.train.optim import autocast_dtype, lr_at, make_optimizer
@@ -107,6 +109,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         with torch.no_grad():
             for name in ("wtime", "wchord", "wpart", "wcount"):
                 model.transformer[name].weight.zero_()
+    if cfg.init_from and not resume:
+        _load_weights(model, cfg.init_from, mcfg, train_ds.vocab_config)
     start, opt_state, elapsed0, tokens0 = 0, None, 0.0, 0
     if resume:
         model, meta = checkpoint.load_model(out)
@@ -137,7 +141,10 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
     def amp():
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
 
-    batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup)
+    balance = StyleBalance(train_ds, cfg.style_alpha)
+    opener = partial(open_dataset, cfg.dataset, cfg.data, "train", cfg.context, cfg.augment)
+    batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup, balance,
+                           cfg.data_workers, opener)  # fmt: skip
     vals = val_batches(val_ds, cfg.batch_size, cfg.eval_batches, d.rank, d.world)
     log = None
     if d.main:
@@ -150,6 +157,7 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             f"{'bf16' if amp_dtype else 'fp32'}, steps {start}->{cfg.max_steps}",
             flush=True,
         )
+        print(balance.report(), flush=True)
 
     if start >= cfg.max_steps and d.main:
         print(f"the run is already at step {start}: pass a larger --max-steps to train on")
@@ -163,6 +171,7 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             print(f"step 0: val loss {val0:.4f}", flush=True)
     t_start, busy = time.perf_counter(), 0.0
     bar = _progress(cfg.max_steps, start, d.main)
+    done = start
     try:
         for step in range(start, cfg.max_steps):
             t_step = time.perf_counter()
@@ -185,13 +194,19 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             opt.step()
             opt.zero_grad(set_to_none=True)
             loss = ddp.mean(loss_sum.item(), d, device)
+            # out of time: every rank stops at the same step (rank 0's clock decides), as if it were the last
+            done_by_time = False
+            if cfg.time_limit_s is not None:
+                late = d.main and time.perf_counter() - t_start >= cfg.time_limit_s
+                done_by_time = ddp.sum_([float(late)], d, device)[0] > 0
             # tokens/s counts the training steps, not evaluations or checkpoints
             busy += time.perf_counter() - t_step
             tokens += tokens_per_step
             steps_since_log += 1
             done = step + 1
+            final = done == cfg.max_steps or done_by_time
             val_loss = None
-            if done % cfg.eval_interval == 0 or done == cfg.max_steps:
+            if done % cfg.eval_interval == 0 or final:
                 val_loss = evaluate(model, vals, amp, device, d)
             if done % cfg.log_interval == 0 or val_loss is not None:
                 tps = tokens_per_step * steps_since_log / busy
@@ -205,22 +220,50 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tps or 0:.0f}", lr=f"{lr:.1e}", refresh=False)
             if val_loss is not None and d.main:
                 _say(bar, f"step {done}: train loss {loss:.4f}, val loss {val_loss:.4f}, {tps:.0f} tokens/s")
-            if done % cfg.ckpt_interval == 0 or done == cfg.max_steps:
+            if done % cfg.ckpt_interval == 0 or final:
                 if d.main:
                     checkpoint.save(
                         out, model, step=done, seed=cfg.seed, vocab=train_ds.vocab_config, train=cfg.to_dict(),
                         optimizer=opt.state_dict(),
-                        extra=dict(world_size=d.world, tokens=tokens, elapsed_s=elapsed0 + time.perf_counter() - t_start),
+                        extra=dict(world_size=d.world, tokens=tokens, elapsed_s=elapsed0 + time.perf_counter() - t_start,
+                                   style_shares=balance.table),
                     )  # fmt: skip
                     plot(out)
                 ddp.barrier(d)
+            if done_by_time:
+                if d.main:
+                    _say(
+                        bar,
+                        f"time limit of {cfg.time_limit_s:g} s reached at step {done}: checkpoint written",
+                    )
+                break
     finally:
         batches.close()
         if bar is not None:
             bar.close()
         if log is not None:
             log.close()
-    return Result(cfg.max_steps, loss, val_loss, tps, model)
+    return Result(done, loss, val_loss, tps, model)
+
+
+def _load_weights(model: GPT, path: str, mcfg, vocab: dict) -> None:
+    """`init_from`: copy the weights of the run or export folder `path` into the fresh `model`."""
+    if not checkpoint.exists(path):
+        raise UserError(
+            f"--init-from {path}: no model there (a run or export folder holds config.json + weights)"
+        )
+    src, meta = checkpoint.load_model(path)
+    if meta.get("vocab") != vocab:
+        raise UserError(
+            f"--init-from {path}: its vocabulary differs from the dataset's; train on data built with it"
+        )
+    if dataclasses.replace(src.config, dropout=mcfg.dropout) != mcfg:
+        c = src.config
+        raise UserError(
+            f"--init-from {path}: its model is {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), context "
+            f"{c.block_size}, attention {c.attention}; give the same shape (or its --preset)"
+        )
+    model.load_state_dict(src.state_dict())
 
 
 def _progress(total: int, initial: int, main: bool):
