@@ -3,7 +3,7 @@
 Every collection labels its music its own way: a composer column (piano-midi.de's `metadata.csv`), a folder per
 composer (OpenScore), a genre column (Groove's `info.csv`: `afrocuban`, `neworleans`), a style file (MMA's
 `bossanova.mma`), a title (Simutrans' "Stephenson blues"). `style_of(label)` turns such a raw label into a style
-of the vocabulary (`codec.vocab.DEFAULT_STYLES`): the name a user would type ("chopin", "latin", "hiphop").
+of the vocabulary (`codec.vocab.DEFAULT_STYLES`): the name a user would type ("chopin", "latin", "funk").
 
 A label gets its own token when the collections hold enough of it to learn (>= 50 k tokens in the default
 data, measured: see `musenet/data/README.md`); a smaller composer joins their era (baroque, classical, romantic,
@@ -19,150 +19,34 @@ import unicodedata
 
 from ...codec.vocab import DEFAULT_STYLES
 
+
+def _join(style: str, names: str) -> dict[str, str]:
+    """Each of the space-separated `names` -> `style`."""
+    return dict.fromkeys(names.split(), style)
+
+
 # raw label (lower case ASCII: a surname, `surname_first_names` where a surname is shared, or a genre word)
 #   -> style. Composers with their own token are listed too when their label differs from the style name.
 GROUPS: dict[str, str] = {
     # ---- composers who join their era (too little data for a token of their own) ----
-    **dict.fromkeys(
-        ("arne", "boccherini", "cherubini", "hoffmeister", "paradis", "saint-georges", "shield"),
-        "classical",
-    ),
-    **dict.fromkeys(
-        (
-            "abbott",
-            "abrams",
-            "balakirev",
-            "barnard",
-            "barnby",
-            "beach",
-            "berlioz",
-            "bianchi_lacy",
-            "bishop",
-            "bizet",
-            "bonis",
-            "borodin",
-            "boulton",
-            "browne",
-            "burgmueller",
-            "burleigh",
-            "cellier",
-            "chabrier",
-            "chaminade",
-            "chausson",
-            "coleridge-taylor",
-            "corder",
-            "cornelius",
-            "cowen",
-            "davies",
-            "dickson",
-            "duchambge",
-            "elgar",
-            "faisst",
-            "farrenc",
-            "faure",
-            "ferrari",
-            "flegier",
-            "franz",
-            "freer",
-            "gabriel",
-            "gail",
-            "gambarini",
-            "german",
-            "glazunov",
-            "glinka",
-            "godowsky",
-            "gonzaga",
-            "gounod",
-            "granados",
-            "grandval",
-            "gray",
-            "greger",
-            "guest",
-            "hardelot",
-            "hensel",
-            "hodges",
-            "holmes",
-            "hopekirk",
-            "horrocks",
-            "jacobs-bond",
-            "jaell",
-            "kalliwoda",
-            "kinkel",
-            "kralik",
-            "lang",
-            "le_beau",
-            "lehmann",
-            "leoncavallo",
-            "lindsay",
-            "mackenzie",
-            "mahler",
-            "marshall",
-            "massenet",
-            "mayer",
-            "moszkowski",
-            "mounsey_bartholomew",
-            "munktell",
-            "mussorgsky",
-            "netzel",
-            "paladilhe",
-            "parratt",
-            "parry",
-            "phillips",
-            "philp",
-            "puget",
-            "reger",
-            "reichardt",
-            "rossini",
-            "schroter",
-            "schumann_clara",
-            "sinding",
-            "smyth",
-            "somervell",
-            "stanford",
-            "strauss",
-            "sullivan",
-            "tegner",
-            "thys",
-            "tosti",
-            "verdi",
-            "viardot",
-            "wagner",
-            "white",
-            "wolf",
-            "wood",
-            "zumsteeg",
-        ),
+    **_join("classical", "arne boccherini cherubini hoffmeister paradis saint-georges shield"),
+    **_join(
         "romantic",
-    ),  # fmt: skip
-    **dict.fromkeys(
-        (
-            "bantock",
-            "berg",
-            "boulanger",
-            "bridge",
-            "busoni",
-            "butterworth",
-            "delius",
-            "faltis",
-            "gurney",
-            "ives",
-            "maier",
-            "moeran",
-            "nielsen",
-            "obradors",
-            "poldowski",
-            "quilter",
-            "ravel",
-            "rootham",
-            "satie",
-            "schoenberg",
-            "schulhoff",
-            "warlock",
-            "webern",
-            "zemlinsky",
-        ),
+        "abbott abrams balakirev barnard barnby beach berlioz bianchi_lacy bishop bizet bonis borodin boulton "
+        "browne burgmueller burleigh cellier chabrier chaminade chausson coleridge-taylor corder cornelius "
+        "cowen davies dickson duchambge elgar faisst farrenc faure ferrari flegier franz freer gabriel gail "
+        "gambarini german glazunov glinka godowsky gonzaga gounod granados grandval gray greger guest "
+        "hardelot hensel hodges holmes hopekirk horrocks jacobs-bond jaell kalliwoda kinkel kralik lang "
+        "le_beau lehmann leoncavallo lindsay mackenzie mahler marshall massenet mayer moszkowski "
+        "mounsey_bartholomew munktell mussorgsky netzel paladilhe parratt parry phillips philp puget reger "
+        "reichardt rossini schroter schumann_clara sinding smyth somervell stanford strauss sullivan "
+        "tchaikovsky tegner thys tosti verdi viardot wagner white wolf wood zumsteeg",
+    ),
+    **_join(
         "modern",
-    ),  # fmt: skip
+        "bantock berg boulanger bridge busoni butterworth delius faltis gurney ives maier moeran nielsen "
+        "obradors poldowski quilter ravel rootham satie schoenberg schulhoff warlock webern zemlinsky",
+    ),
     "joplin": "ragtime",
     "liliuokalani": "world",
     "christmas": "hymn",  # piano-midi.de's carols
