@@ -11,6 +11,7 @@ program, drums on channel 10.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,18 @@ def score_from_bytes(data: bytes) -> symusic.Score:
     return symusic.Score.from_midi(data)
 
 
-def piece_from_score(score: symusic.Score, cfg: ReadConfig = ReadConfig(), title: str = "") -> Piece:
+# (track name, GM program, pitches of its notes) -> the program to record for the track (see `data.parts`)
+ProgramChoice = Callable[[str, int, np.ndarray], int]
+
+
+def piece_from_score(
+    score: symusic.Score,
+    cfg: ReadConfig = ReadConfig(),
+    title: str = "",
+    program_of: ProgramChoice | None = None,
+) -> Piece:
+    """The notes of every track (symusic gives one per track, channel and program); `program_of` may choose a
+    pitched track's program from its name and notes instead of the file's program."""
     sec = score.to("second")
     chunks = []
     for track in sec.tracks:
@@ -48,7 +60,12 @@ def piece_from_score(score: symusic.Score, cfg: ReadConfig = ReadConfig(), title
         notes["start"], notes["end"] = start, end
         notes["pitch"] = arr["pitch"]
         notes["velocity"] = arr["velocity"]
-        notes["program"] = DRUMS if track.is_drum else track.program
+        if track.is_drum:
+            notes["program"] = DRUMS
+        else:
+            notes["program"] = (
+                track.program if program_of is None else program_of(track.name, track.program, arr["pitch"])
+            )
         chunks.append(notes)
     notes = sort_notes(np.concatenate(chunks)) if chunks else empty_notes()
     return Piece(notes, title=title)

@@ -79,8 +79,10 @@ def _cap_memory(extra_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
-    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker."""
+def parse(data: bytes, limits: Limits, read: ReadConfig, program_of=None) -> np.ndarray:
+    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker.
+
+    `program_of`: see `midi_io.piece_from_score` (the data build chooses a track's instrument by its register)."""
     from .midi_io import piece_from_score, score_from_bytes
 
     try:
@@ -95,7 +97,7 @@ def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
     n = score.note_num()
     if n > limits.max_notes:
         raise MidiError(f"{n} notes, over the limit of {limits.max_notes}")
-    piece = piece_from_score(score, read)
+    piece = piece_from_score(score, read, program_of=program_of)
     if piece.duration > limits.max_seconds:
         raise MidiError(
             f"lasts {piece.duration / 60:.0f} minutes, over the limit of {limits.max_seconds / 60:.0f}"

@@ -101,6 +101,8 @@ class TaskResult:
     rules: Counter = field(default_factory=Counter)
     cached: bool = False
     readers: Counter = field(default_factory=Counter)
+    pitched: int = 0
+    """Pitched notes that reached the codec's range rule (the base of the folded share)."""
 
 
 def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskResult:
@@ -136,12 +138,14 @@ def _encode(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits, cdir: Pa
     dtype = shards.token_dtype(vocab.size)
     for raw in conv.pieces:
         enc = encode(Piece(raw.notes), vocab, style=task.style)
+        inst = vocab.program_to_instrument[raw.notes["program"].astype(np.int64)]
         onsets = int(np.count_nonzero(enc.positions.chord > 0))  # notes kept by the codec's cleaning
         if onsets < cfg.min_notes:
             result.drops.append(Drop(raw.id, "too_few_notes", f"{onsets} notes (< {cfg.min_notes})"))
             continue
         prefix = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
         result.rules.update(enc.counts)
+        result.pitched += int(((inst >= 0) & ~vocab.is_drums[inst]).sum())
         ids = enc.ids.astype(dtype)
         result.pieces.append(Encoded(raw.id, raw.title, task.style, ids, prefix, enc.duration, onsets))
     return result
@@ -155,6 +159,7 @@ def _pack(r: TaskResult) -> tuple[dict, dict[str, np.ndarray]]:
         "drops": [d.__dict__ for d in r.drops],
         "rules": dict(r.rules),
         "readers": dict(r.readers),
+        "pitched": r.pitched,
     }
     arrays = {
         "tokens": np.concatenate([p.ids for p in r.pieces]) if r.pieces else np.zeros(0, np.int16),
@@ -173,7 +178,17 @@ def _unpack(meta: dict, arrays: dict[str, np.ndarray], cached: bool) -> TaskResu
         for k, (pid, title, t) in enumerate(zip(meta["ids"], meta["titles"], table, strict=True))
     ]
     drops = [Drop(**d) for d in meta["drops"]]
-    return TaskResult(pieces, drops, Counter(meta["rules"]), cached, Counter(meta.get("readers", {})))
+    readers = Counter(meta.get("readers", {}))
+    return TaskResult(pieces, drops, Counter(meta["rules"]), cached, readers, meta.get("pitched", 0))
+
+
+def folded_share(pitched: int, folded: int) -> dict:
+    """The meta.json entry of one source: its pitched notes, how many the codec moved by octaves, their share."""
+    return {
+        "pitched_notes": pitched,
+        "folded": folded,
+        "share": round(folded / pitched, 5) if pitched else 0.0,
+    }
 
 
 def vocab_config_for(tasks: list[Task]) -> VocabConfig:
@@ -264,9 +279,10 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
     seen: dict[str, str] = {}  # content hash -> first piece id with it
     per_split: dict[str, list[Encoded]] = {s: [] for s in shards.SPLITS}
     rows: list[dict] = []
-    cached = 0
+    cached = pitched = 0
     for task, res in zip(tasks, results, strict=True):
         cached += res.cached
+        pitched += res.pitched
         drops.extend(res.drops)
         rules.update(res.rules)
         readers.update(res.readers)
@@ -339,6 +355,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
         "dropped": dict(sorted(Counter(d.reason for d in drops).items())),
         "rules": dict(sorted(rules.items())),
         "readers": dict(sorted(readers.items())),
+        "folded": {cfg.source: folded_share(pitched, rules["pitch_folded"])},
         "build": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tasks": len(tasks),

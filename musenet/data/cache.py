@@ -24,7 +24,7 @@ import numpy as np
 from ..codec.events import NOTE_DTYPE
 from .items import Converted, Drop, RawPiece, Task
 
-CONVERTER_VERSION = 4
+CONVERTER_VERSION = 5
 
 
 def default_dir() -> Path:

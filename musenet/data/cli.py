@@ -1,4 +1,5 @@
-"""`musenet data build|info`: build labelled token shards from the music21 corpus or a MIDI folder; summarise one.
+"""`musenet data build|info`: build labelled token shards from the music21 corpus or a folder of MIDI and score
+files (MusicXML, .mxl, ABC, kern); summarise one.
 
 musenet data build --source music21 --out data/m21 [--collections bach,palestrina]
 musenet data build --source path/to/midi --out data/mine [--labels labels.csv]
@@ -26,13 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dirs", nargs="*", type=Path, help="info: the dataset folder; merge: two or more dataset folders"
     )
-    parser.add_argument("--source", help="build: `music21` (its bundled corpus) or a folder of MIDI files")
+    parser.add_argument(
+        "--source",
+        help="build: `music21` (its bundled corpus) or a folder of MIDI, MusicXML (.mxl), ABC or kern files",
+    )
     parser.add_argument("--out", type=Path, help="build, merge: output folder (e.g. data/m21)")
     parser.add_argument("--collections", help="music21: comma-separated collections (default: all)")
     parser.add_argument(
         "--labels",
         type=Path,
-        help="MIDI folder: CSV of `path,style[,split]` (default: sub-folder names; a split pins the file)",
+        help="folder: CSV of `path,style[,split]` (default: sub-folder names; a split pins the file)",
     )
     parser.add_argument(
         "--collection",
@@ -81,13 +85,13 @@ def run(args: argparse.Namespace) -> int:
     if args.dirs:
         raise UserError(f"build takes no folder argument (got {args.dirs[0]}); give --source and --out")
     if not args.source or not args.out:
-        raise UserError("build needs --source (music21 or a MIDI folder) and --out DIR")
+        raise UserError("build needs --source (music21 or a folder of MIDI or score files) and --out DIR")
     if args.source != "music21" and not Path(args.source).is_dir():
         raise UserError(f"--source {args.source}: not `music21` and not a folder")
     if args.collections and args.source != "music21":
         raise UserError("--collections applies to --source music21 only")
     if args.labels and args.source == "music21":
-        raise UserError("--labels applies to a MIDI folder only (music21 styles come from its collections)")
+        raise UserError("--labels applies to a folder only (music21 styles come from its collections)")
     if args.labels and not args.labels.is_file():
         raise UserError(f"--labels {args.labels}: no such file")
     from .build import BuildConfig, build

@@ -182,12 +182,19 @@ def abc_piece(pid: str, text: str, stem: str) -> RawPiece | None:
 
 
 def xml_piece(pid: str, path: str, stem: str, vocal: bool) -> RawPiece | None:
-    """A MusicXML score through the fast reader (`data.musicxml`), or None when it needs music21."""
-    from .m21notes import TempoMap, choose_program
+    """A MusicXML score through the fast reader (`data.musicxml`), or None when it needs music21.
+
+    XML that is not well-formed raises `ParseError`: music21's parser would refuse it too."""
+    import xml.etree.ElementTree as ET
+
+    from .m21notes import TempoMap
     from .musicxml import read_musicxml, xml_bytes
+    from .parts import choose_program
 
     try:
         title, tempos, parts = read_musicxml(xml_bytes(path))
+    except ET.ParseError:
+        raise
     except Exception:  # Unsupported, or XML the reader cannot take: music21 gets a go
         return None
     tempo = TempoMap(tempos)
@@ -241,7 +248,12 @@ KERN_VOICES = {
 
 def sung_kern(text: str) -> bool:
     """Whether a kern file declares no instrument but voices (`*Ibass`, `*Icant`, ...): then our reader takes it."""
-    return all(code.lower() in KERN_VOICES for code in re.findall(r"(?:^|\t)\*I([A-Za-z]+)", text, flags=re.M))
+    return all(
+        code.lower() in KERN_VOICES for code in re.findall(r"(?:^|\t)\*I([A-Za-z]+)", text, flags=re.M)
+    )
+
+
+MAX_UNZIPPED = 256 * 2**20  # the largest OpenScore quartet (460 kB) unpacks to 11 MB
 
 
 def not_musicxml(path: str) -> tuple[str, str] | None:
@@ -253,10 +265,15 @@ def not_musicxml(path: str) -> tuple[str, str] | None:
     from .musicxml import xml_bytes
 
     try:
+        if path.lower().endswith(".mxl"):
+            with zipfile.ZipFile(path) as z:
+                size = sum(i.file_size for i in z.infolist())
+            if size > MAX_UNZIPPED:  # a zip bomb, or no score anyone wrote
+                return "too_large", f"unpacks to {size / 2**20:.0f} MB, over {MAX_UNZIPPED / 2**20:.0f} MB"
         data = xml_bytes(path)
     except (zipfile.BadZipFile, StopIteration, KeyError) as e:
         return "corrupt_mxl", f"not a readable MusicXML archive ({type(e).__name__}: {str(e)[:120]})"
-    try:
+    try:  # the root element only; a score that is not well-formed further on is `xml_piece`'s to find
         _, root = next(ET.iterparse(io.BytesIO(data), events=("start",)))
     except (ET.ParseError, StopIteration) as e:
         return "invalid_xml", f"not well-formed XML ({str(e)[:120]})"
@@ -331,7 +348,11 @@ def convert(task: Task) -> Converted:
                 out.pieces.append(RawPiece(base, stem, trim_start(notes)))
             return out
         if task.path.lower().endswith((".xml", ".musicxml", ".mxl")):
-            fast = xml_piece(base, task.path, stem, vocal)
+            try:
+                fast = xml_piece(base, task.path, stem, vocal)
+            except Exception as e:  # ParseError
+                out.drops.append(Drop(base, "invalid_xml", f"not well-formed XML ({str(e)[:120]})"))
+                return out
             if fast is not None:
                 out.pieces.append(fast)
                 out.readers["musicxml"] += 1

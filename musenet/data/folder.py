@@ -11,6 +11,9 @@ punctuation turned into `_`; files directly in the root are `unknown`. With `--l
 not list are `unknown`. A `split` of `train`, `val` or `test` pins the file's pieces there (e.g. to hold a few
 pieces of each small style out for evaluation); empty, the hash of the piece's identity decides as usual.
 
+A MIDI track's instrument is chosen by its name, program and register (`data.parts`: the "Cellos" of a
+sequenced symphony on the string-ensemble program become the cello, not a violin folded two octaves up).
+
 Each file goes through `codec.safe`: the header is checked, then symusic parses it inside a pool worker that has
 capped its own memory (`Limits.memory_mb`); the pool enforces `Limits.timeout_s` per file. A bad file is a drop
 with the loader's one-line reason. MIDI is not cached: symusic reads a file in about a millisecond, as fast as the
@@ -109,11 +112,15 @@ def list_tasks(
         size = path.stat().st_size  # the parent reads an ABC file to split it into tunes: bounded first
         if size > limits.max_bytes:
             mb = limits.max_bytes / 2**20
-            drops.append(Drop(f"score:{rel}", "too_large", f"file is {size / 2**20:.1f} MB, over {mb:.0f} MB"))
+            drops.append(
+                Drop(f"score:{rel}", "too_large", f"file is {size / 2**20:.1f} MB, over {mb:.0f} MB")
+            )
             continue
         n = len(split_abc(path.read_text(encoding="utf-8", errors="replace"))[1])
         for a in range(0, n, TUNES_PER_TASK):
-            tasks.append(Task("score", str(path), rel, style, tunes=(a, min(n, a + TUNES_PER_TASK)), split=split))
+            tasks.append(
+                Task("score", str(path), rel, style, tunes=(a, min(n, a + TUNES_PER_TASK)), split=split)
+            )
     if labels and not any(t.rel in labels for t in tasks):
         raise UserError(
             f"{labels_csv} labels none of the files under {root}: its paths must be relative to it"
@@ -133,6 +140,7 @@ def init_worker(limits: Limits) -> None:
 def convert(task: Task, limits: Limits = Limits(), read: ReadConfig = ReadConfig()) -> Converted:
     """One file of the folder -> raw pieces (scores through `corpus.convert`), or drops with their reasons."""
     from ..codec.safe import parse
+    from .parts import midi_program
 
     if task.source == "score":
         from .corpus import convert as convert_score
@@ -157,7 +165,7 @@ def convert(task: Task, limits: Limits = Limits(), read: ReadConfig = ReadConfig
             )
         data = Path(task.path).read_bytes()
         check_header(data, limits)
-        notes = parse(data, limits, read)
+        notes = parse(data, limits, read, program_of=midi_program)
     except MidiError as e:
         out.drops.append(Drop(pid, reason_of(str(e)), str(e)))
         return out
