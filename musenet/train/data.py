@@ -10,6 +10,10 @@ alpha = 0 gives every style the same share; ~0.5 keeps the big styles big but st
 (alpha = 1 over full windows, or a dataset without styles) the draw is `rng.integers`, as it always was, so such
 runs keep their data order bit for bit. The weights are fixed for the run and the draw is one `searchsorted` of
 uniform numbers from the step's generator, so resuming and torchrun ranks work as before.
+
+**Who makes them** (`TrainBatches`): the next step's batches are made while a step runs, in one background thread
+or, with `data_workers`, in worker processes that open the dataset themselves; a plan depends only on (seed,
+step, rank), so both give the same batches.
 """
 
 from __future__ import annotations
