@@ -25,6 +25,8 @@ def _write(folder, rng, count, notes, programs):
         start = np.sort(rng.integers(0, notes * 10, size=notes)) / 40.0
         prog = rng.choice(programs, size=notes)
         pitch = np.where(prog == DRUMS, rng.integers(36, 52, size=notes), rng.integers(45, 80, size=notes))
+        # a bass line in the bass's register (the build moves a part its instrument cannot hold: `data.parts`)
+        pitch = np.where((prog >= 32) & (prog < 40), rng.integers(28, 55, size=notes), pitch)
         piece = Piece(make_notes(start, start + 0.2, pitch, rng.integers(40, 120, size=notes), prog))
         write_midi(piece, folder / f"{k}.mid")
 
