@@ -14,7 +14,7 @@
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 SHARED=${SHARED:-../shared}
-MMA_RENDERS=${MMA_RENDERS:-64}  # MMA renders per genre family (~2.5 k tokens each): ~9 % of the tokens
+MMA_RENDERS=${MMA_RENDERS:-64}  # MMA renders per genre family, x2 for the band-heavy ones (~2.5 k tokens each)
 if [ ! -d "$SHARED/datasets" ]; then
     echo "error: $SHARED/datasets not found: the recipe needs the shared datasets beside the checkout (or SHARED=DIR)" >&2
     exit 2

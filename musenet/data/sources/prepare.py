@@ -36,7 +36,7 @@ from ...errors import UserError
 from . import mma, wad
 from .styles import style_of
 
-VERSION = 1
+VERSION = 2
 """Bump when what `prepare` writes changes, so a cached folder is rebuilt."""
 WADS = [Path("/usr/share/games/doom") / f"{n}.wad" for n in ("freedoom1", "freedoom2", "freedm")]
 SIMUTRANS = Path("/usr/share/games/simutrans/music")
