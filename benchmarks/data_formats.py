@@ -1,6 +1,6 @@
 """Data build speed per format: files per second of a build's worker (read + convert + encode), against music21.
 
-    python benchmarks/data_formats.py [--files 40] [--rounds 1] [--shared ../shared]
+    python -u benchmarks/data_formats.py [--files 40] [--rounds 1] [--shared ../shared]
 
 For each format, the same files go through what one build worker does for a file of a `--source FOLDER` build
 (`folder.convert`: our readers, music21 only for what they decline; then the codec's `encode`), and through

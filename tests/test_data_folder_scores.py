@@ -133,7 +133,7 @@ def test_every_format_reads_and_every_bad_file_is_a_drop(folder, tmp_path):
     assert drops["score:bad/bomb.mxl"]["reason"] == "too_large"
     assert len(drops) == 6 and sum(meta["dropped"].values()) == 6
     # a viola line from C3 is below the violin's range: the part is the cello's (no note folded)
-    assert meta["folded"][str(folder)]["folded"] == 0
+    assert meta["folded"]["xml"]["folded"] == 0 and meta["folded"]["xml"]["pitched_notes"] == 16
     again = build(BuildConfig(**{**cfg.__dict__, "out": tmp_path / "again"}))
     # every score task comes from the cache, good or bad (a MIDI file is read again: it is as fast)
     assert again["build"]["cached_tasks"] == again["build"]["tasks"] - 1 == 10
@@ -192,7 +192,7 @@ def test_openscore_mxl_read_by_our_reader_with_their_instruments(tmp_path):
         BuildConfig(source=str(root), out=tmp_path / "out", workers=2, progress=False, use_cache=False)
     )
     assert meta["readers"] == {"musicxml": 9} and meta["pieces"] == 9
-    assert meta["folded"][str(root)]["share"] < 0.01
+    assert set(meta["folded"]) == set(picks) and all(f["share"] < 0.01 for f in meta["folded"].values())
     vocab = Vocab(VocabConfig.from_dict(meta["vocab"]))  # the folder names are styles of their own
     names = {i: inst.name for i, inst in enumerate(vocab.config.instruments)}
     for split in ("train", "val", "test"):

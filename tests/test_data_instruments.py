@@ -102,7 +102,9 @@ def test_orchestral_midi_keeps_its_pitches(tmp_path):
     assert before > 0.05  # by program alone, the cellos and basses are violins folded up by octaves
     assert after < 0.02
     meta = build(BuildConfig(source=str(root), out=tmp_path / "out", workers=2, progress=False))
-    assert meta["folded"][str(root)]["share"] == pytest.approx(after, abs=2e-3)
+    assert meta["folded"]["midi"]["share"] == pytest.approx(
+        after, abs=2e-3
+    )  # files in the root: source `midi`
 
 
 @pytest.mark.skipif(not (SHARED / "midi").is_dir(), reason="../shared/midi is not beside the repo")

@@ -65,7 +65,7 @@ def finish(client, job: dict, timeout=120.0) -> dict:
     while job["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, job
         time.sleep(0.05)
-        job = client.get(f"/api/jobs/{job['job']}").json()
+        job = client.get(f"/api/sessions/{job['session']}/jobs/{job['job']}").json()
     return job
 
 
@@ -216,7 +216,7 @@ def test_sessions_are_isolated_and_ids_never_become_paths(client):
         f"/api/sessions/nope/nodes/{nid}/wav",
         f"/api/sessions/{a}/nodes/..%2F..%2Fetc%2Fpasswd/midi",
         f"/api/sessions/{a}/nodes/{nid[:10]}/midi",
-        "/api/jobs/nope",
+        f"/api/sessions/{a}/jobs/nope",
     ):
         r = client.get(url)
         assert r.status_code == 404, url
@@ -283,27 +283,26 @@ def test_cancel_a_job(composer, musenet_home):
         sid = session(client)
         job = client.post(f"/api/sessions/{sid}/generate", json=SMALL).json()
         assert gated.started.wait(30)
-        client.delete(f"/api/jobs/{job['job']}")
+        client.delete(f"/api/sessions/{sid}/jobs/{job['job']}")
         assert finish(client, job)["status"] == "cancelled"
     finally:
         gated.gate.set()
         service.close()
 
 
-def test_the_store_cap_evicts_the_oldest_sessions(composer, musenet_home):
+def test_the_store_cap_refuses_writes_and_keeps_every_session(composer, musenet_home):
     client, service = make_client(composer, musenet_home / "web", max_store_bytes=1)  # every file is over it
     try:
         old = session(client)
-        assert (
-            client.post(f"/api/sessions/{old}/primer", files={"file": ("p.mid", primer_midi())}).status_code
-            == 201
-        )
-        new = session(client)  # creating a session enforces the cap: the old one goes
-        one_line_error(client.get(f"/api/sessions/{old}"), 404, "expired")
+        up = client.post(f"/api/sessions/{old}/primer", files={"file": ("p.mid", primer_midi())})
+        one_line_error(up, 503, "storage is full")
+        assert int(up.headers["retry-after"]) >= 1
+        new = session(client)  # creating a session evicts nobody
+        assert client.get(f"/api/sessions/{old}").status_code == 200
         job = finish(client, client.post(f"/api/sessions/{new}/generate", json=SMALL).json())
-        assert job["status"] == "done"  # the session being served is kept, whatever its size
-        folders = [p for p in (musenet_home / "web").iterdir()]
-        assert len(folders) == 1
+        assert job["status"] == "error" and "storage is full" in job["error"]
+        assert service.store.total_bytes == 0
+        assert [p for p in (musenet_home / "web").rglob("*") if p.is_file()] == []
     finally:
         service.close()
 
@@ -324,7 +323,7 @@ def test_page_and_docs_are_served_from_this_server_only(client):
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/api/styles", "/api/instruments", "/api/sessions/{sid}/generate",
               "/api/sessions/{sid}/nodes/{nid}/continue", "/api/sessions/{sid}/nodes/{nid}/midi",
-              "/api/sessions/{sid}/nodes/{nid}/wav", "/api/jobs/{jid}", "/api/sessions/{sid}/primer"):  # fmt: skip
+              "/api/sessions/{sid}/nodes/{nid}/wav", "/api/sessions/{sid}/jobs/{jid}", "/api/sessions/{sid}/primer"):  # fmt: skip
         assert p in paths, p
 
 

@@ -92,6 +92,10 @@ class Encoded:
     prefix: int
     duration: int
     notes: int
+    pitched: int = 0
+    """Pitched notes that reached the codec's range rule (the base of the folded share)."""
+    folded: int = 0
+    """Of those, the notes the codec moved by octaves into their instrument's range (`pitch_folded`)."""
 
 
 @dataclass
@@ -101,8 +105,6 @@ class TaskResult:
     rules: Counter = field(default_factory=Counter)
     cached: bool = False
     readers: Counter = field(default_factory=Counter)
-    pitched: int = 0
-    """Pitched notes that reached the codec's range rule (the base of the folded share)."""
 
 
 def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskResult:
@@ -145,9 +147,14 @@ def _encode(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits, cdir: Pa
             continue
         prefix = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
         result.rules.update(enc.counts)
-        result.pitched += int(((inst >= 0) & ~vocab.is_drums[inst]).sum())
+        pitched = int(((inst >= 0) & ~vocab.is_drums[inst]).sum())
         ids = enc.ids.astype(dtype)
-        result.pieces.append(Encoded(raw.id, raw.title, task.style, ids, prefix, enc.duration, onsets))
+        result.pieces.append(
+            Encoded(
+                raw.id, raw.title, task.style, ids, prefix, enc.duration, onsets, pitched,
+                enc.counts["pitch_folded"],
+            )
+        )  # fmt: skip
     return result
 
 
@@ -159,13 +166,12 @@ def _pack(r: TaskResult) -> tuple[dict, dict[str, np.ndarray]]:
         "drops": [d.__dict__ for d in r.drops],
         "rules": dict(r.rules),
         "readers": dict(r.readers),
-        "pitched": r.pitched,
     }
     arrays = {
         "tokens": np.concatenate([p.ids for p in r.pieces]) if r.pieces else np.zeros(0, np.int16),
-        "table": np.array([(len(p.ids), p.prefix, p.duration, p.notes) for p in r.pieces], np.int64).reshape(
-            -1, 4
-        ),
+        "table": np.array(
+            [(len(p.ids), p.prefix, p.duration, p.notes, p.pitched, p.folded) for p in r.pieces], np.int64
+        ).reshape(-1, 6),
     }
     return meta, arrays
 
@@ -174,12 +180,11 @@ def _unpack(meta: dict, arrays: dict[str, np.ndarray], cached: bool) -> TaskResu
     table, tokens = arrays["table"], arrays["tokens"]
     bounds = np.concatenate([[0], np.cumsum(table[:, 0])])
     pieces = [
-        Encoded(pid, title, meta["style"], tokens[bounds[k] : bounds[k + 1]], int(t[1]), int(t[2]), int(t[3]))
+        Encoded(pid, title, meta["style"], tokens[bounds[k] : bounds[k + 1]], *(int(x) for x in t[1:]))
         for k, (pid, title, t) in enumerate(zip(meta["ids"], meta["titles"], table, strict=True))
     ]
     drops = [Drop(**d) for d in meta["drops"]]
-    readers = Counter(meta.get("readers", {}))
-    return TaskResult(pieces, drops, Counter(meta["rules"]), cached, readers, meta.get("pitched", 0))
+    return TaskResult(pieces, drops, Counter(meta["rules"]), cached, Counter(meta.get("readers", {})))
 
 
 def folded_share(pitched: int, folded: int) -> dict:
@@ -279,10 +284,10 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
     seen: dict[str, str] = {}  # content hash -> first piece id with it
     per_split: dict[str, list[Encoded]] = {s: [] for s in shards.SPLITS}
     rows: list[dict] = []
-    cached = pitched = 0
+    cached = 0
+    folded: dict[str, Counter] = {}  # source -> pitched notes, folded notes
     for task, res in zip(tasks, results, strict=True):
         cached += res.cached
-        pitched += res.pitched
         drops.extend(res.drops)
         rules.update(res.rules)
         readers.update(res.readers)
@@ -292,6 +297,8 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
                 drops.append(Drop(p.id, "duplicate", f"same notes as {seen[h]}"))
                 continue
             seen[h] = p.id
+            source = cfg.collection or source_of(p.id)
+            folded.setdefault(source, Counter()).update({"pitched_notes": p.pitched, "folded": p.folded})
             split = task.split or shards.split_of(p.id, cfg.val_fraction, cfg.test_fraction)
             per_split[split].append(p)
             rows.append(
@@ -302,7 +309,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
                     "split": split,
                     "notes": p.notes,
                     "tokens": len(p.ids),
-                    "source": cfg.collection or source_of(p.id),
+                    "source": source,
                 }
             )
     row_of = {r["id"]: k for k, r in enumerate(rows)}
@@ -355,7 +362,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
         "dropped": dict(sorted(Counter(d.reason for d in drops).items())),
         "rules": dict(sorted(rules.items())),
         "readers": dict(sorted(readers.items())),
-        "folded": {cfg.source: folded_share(pitched, rules["pitch_folded"])},
+        "folded": {src: folded_share(c["pitched_notes"], c["folded"]) for src, c in sorted(folded.items())},
         "build": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tasks": len(tasks),

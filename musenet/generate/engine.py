@@ -19,6 +19,7 @@ masking the whole vocabulary, at a fraction of the cost (see `model.decode`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,18 @@ from ..errors import UserError
 from ..model.decode import Decoder
 from ..model.gpt import Positions
 from .sampling import SampleConfig, sample
+
+# A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
+# ../shared/midi (pop bands, MAESTRO) encode to 103 tokens per second at most (note-ons, note-offs and waits), so
+# 500 per second is never reached by music, only by a sampler that has stopped moving the clock. Past the cap
+# generation stops with a UserError, never hangs.
+CAP_TOKENS_PER_SECOND = 500
+CAP_TOKENS_MIN = 256
+
+
+def max_new_tokens(seconds: float) -> int:
+    """The most tokens one stream may sample for `seconds` of new music."""
+    return CAP_TOKENS_MIN + math.ceil(CAP_TOKENS_PER_SECOND * seconds)
 
 
 @dataclass(frozen=True)
@@ -57,11 +70,11 @@ class GenerateConfig:
         names = [i.name for i in vocab.config.instruments]
         for name in self.instruments:
             if name not in names:
-                raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
+                raise UserError(f"unknown instrument {name[:40]!r}; choose from: {', '.join(names)}")
         if not self.instruments:
             raise UserError("choose at least one instrument")
         if self.style is not None and self.style not in vocab.config.styles:
-            raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
+            raise UserError(f"unknown style {self.style[:40]!r}; see `musenet styles`")
         if not 0 < self.seconds <= 3600:
             raise UserError(f"--seconds must be in (0, 3600], got {self.seconds:g}")
         if not 1 <= self.candidates <= 64:
@@ -169,6 +182,7 @@ def _generate_ids(
     cache = model.new_cache(B, ctx)
     refill = True
     logits = None
+    max_tokens = max_new_tokens(cfg.seconds)
     new_ids: list[
         np.ndarray
     ] = []  # sampled columns, (B,) each: joined to `ids` only at a refill and at the end
@@ -204,6 +218,11 @@ def _generate_ids(
             progress(float(np.minimum(grammar.time, duration).min() - primer_units) / new_units)
         if grammar.ended.all():
             break
+        if len(new_ids) + ids.shape[1] - len(start) >= max_tokens:
+            raise UserError(
+                f"generation stopped after {max_tokens} tokens without reaching {cfg.seconds:g} s: the sampling "
+                "settings leave the model no way forward; raise top-p/top-k or the temperature"
+            )
         if cache.length + 1 > ctx:
             refill = True
             continue

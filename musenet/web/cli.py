@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.max_store_bytes / 2**20,
         help="size cap on the generated files (default 1024)",
     )
+    parser.add_argument(
+        "--sessions-per-client",
+        type=int,
+        default=d.sessions_per_client,
+        help=f"sessions one address may hold (default {d.sessions_per_client}; behind a proxy, raise it)",
+    )
     parser.add_argument("--soundfont", default=None, help="a General MIDI .sf2 for the audio")
     parser.add_argument(
         "--rerank",
@@ -63,6 +69,7 @@ def config(args: argparse.Namespace) -> ServeConfig:
             job_timeout_s=args.job_timeout,
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_store_bytes=int(args.max_store_mb * 2**20),
+            sessions_per_client=args.sessions_per_client,
             soundfont=args.soundfont,
             rerank=args.rerank,
         )
@@ -78,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..generate.composer import load
     from .app import create_app
+    from .limits import header_timeout_protocol
     from .service import CoComposer
 
     if args.threads > 0:
@@ -89,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"musenet co-composer: model {composer.path}, files in {service.store.root}")
     print(f"open http://{cfg.host}:{cfg.port}/ (API docs at /docs); Ctrl-C stops it")
     try:
-        # past 64 open connections uvicorn answers 503; idle keep-alive connections close after 5 s
+        # past 64 open connections uvicorn answers 503; idle keep-alive connections close after 5 s, and so do
+        # connections whose headers take longer than header_timeout_s (uvicorn has no such limit of its own)
         uvicorn.run(
             create_app(service),
             host=cfg.host,
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             log_level="warning",
             limit_concurrency=64,
             timeout_keep_alive=5,
+            http=header_timeout_protocol(cfg.header_timeout_s),
         )
     finally:
         service.close()

@@ -12,13 +12,15 @@ import math
 import os
 import secrets
 import threading
+import time
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..audio import find_soundfont, render, save_wav
+from ..audio import find_soundfont, render, save_wav, wav_bytes
+from ..codec.encode import encode
 from ..codec.events import Piece
 from ..codec.safe import Limits, SafeLoader
 from ..errors import UserError
@@ -34,7 +36,13 @@ GENERATE_SHARE = 0.85  # of a job's progress bar; rendering the WAVs is the rest
 
 
 class TooLarge(UserError):
-    """An upload over the server's limit (413)."""
+    """An upload, or a piece, over one of the server's limits (413); the message names the limit."""
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """User input for an error message: at most `limit` characters of it, marked when cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,18 @@ class CoComposer:
         self.composer = composer
         self.cfg = cfg = cfg or ServeConfig()
         self.soundfont = find_soundfont(cfg.soundfont)  # a missing SoundFont fails now, not in a job
-        self.store = Store(root or web_home(), cfg.max_store_bytes, cfg.max_sessions)
+        self.store = Store(
+            root or web_home(),
+            cfg.max_store_bytes,
+            cfg.max_sessions,
+            idle_s=cfg.session_idle_s,
+            per_client=cfg.sessions_per_client,
+            max_session_bytes=cfg.max_session_bytes,
+        )
         self.jobs = JobQueue(cfg.queue_size, cfg.job_timeout_s)
         self.loader = SafeLoader(Limits(max_bytes=cfg.max_upload_bytes, timeout_s=cfg.upload_timeout_s))
         self._loader_lock = threading.Lock()
+        self._renders = threading.BoundedSemaphore(cfg.renders)  # on-demand WAVs, outside the job queue
         self._inst_of_program = composer.vocab.program_to_instrument
 
     def close(self) -> None:
@@ -95,15 +111,18 @@ class CoComposer:
                 "max_piece_seconds": c.max_piece_seconds,
                 "max_primer_seconds": c.max_primer_seconds,
                 "max_upload_bytes": c.max_upload_bytes,
+                "max_primer_notes": c.max_primer_notes,
+                "max_primer_notes_per_second": c.max_primer_notes_per_second,
                 "job_timeout_s": c.job_timeout_s,
+                "session_idle_s": c.session_idle_s,
             },
             "queue": self.jobs.stats(),
         }
 
     # ---- sessions and nodes -------------------------------------------------------------------------------
 
-    def new_session(self) -> dict:
-        return {"session": self.store.create().id, "nodes": []}
+    def new_session(self, client: str = "") -> dict:
+        return {"session": self.store.create(client).id, "nodes": []}
 
     def tree(self, sid: str) -> dict:
         return {"session": sid, "nodes": self.store.tree(sid)}
@@ -128,12 +147,33 @@ class CoComposer:
         return self.store.midi_path(s, node)
 
     def wav_file(self, sid: str, nid: str) -> Path:
-        """The node's WAV, rendered on first use (candidates are rendered by their job already)."""
+        """The node's WAV, rendered on first use (candidates are rendered by their job already; this is an uploaded
+        primer's): `renders` at a time, each within `render_timeout_s`, else 503 with Retry-After."""
         s, node = self.store.session(sid), self.store.node(sid, nid)
         path = self.store.wav_path(s, node)
-        with s.lock:
-            if not path.exists():
-                self._render(s, node)
+        if path.exists():
+            return path
+        busy = QueueFull("the server is busy rendering audio; try again shortly", retry_after=5)
+        if not s.lock.acquire(blocking=False):  # this session's render of it, in progress: no thread waits
+            raise busy
+        try:
+            if path.exists():
+                return path
+            if not self._renders.acquire(blocking=False):
+                raise busy
+            try:
+                limit = self.cfg.render_timeout_s
+                deadline = time.monotonic() + limit
+
+                def stop() -> None:
+                    if time.monotonic() > deadline:
+                        raise TooLarge(f"this piece takes more than the server's {limit:g} s to render")
+
+                self._render(s, node, stop)
+            finally:
+                self._renders.release()
+        finally:
+            s.lock.release()
         return path
 
     # ---- uploads ------------------------------------------------------------------------------------------
@@ -144,27 +184,52 @@ class CoComposer:
         if len(data) > self.cfg.max_upload_bytes:
             raise TooLarge(too_large_message(self.cfg.max_upload_bytes))
         name = clean_name(name)
+        short = quote(name)
         keep = self.cfg.max_primer_seconds if seconds is None else float(seconds)
         if not 0 < keep <= self.cfg.max_primer_seconds:
             raise UserError(f"keep between 0 and {self.cfg.max_primer_seconds:g} seconds of the primer")
-        if not self._loader_lock.acquire(timeout=2 * self.cfg.upload_timeout_s):
+        if not self._loader_lock.acquire(timeout=2.0):  # a parse takes ms; no request thread waits long
             raise QueueFull("the MIDI reader is busy; try again shortly", retry_after=5)
         try:
-            piece = self.loader.load_bytes(data, name=name)
+            piece = self.loader.load_bytes(data, name=short)
         finally:
             self._loader_lock.release()
         if not len(piece):
-            raise UserError(f"{name}: the file has no notes")
+            raise UserError(f"{short}: the file has no notes")
         full = piece.duration
         label = f"{name}"
         if full > keep:
             piece = piece.window(0.0, keep)
             label += f" (first {keep:g} s of {full:.0f} s)"
         if not len(piece):
-            raise UserError(f"{name}: no notes in its first {keep:g} s")
+            raise UserError(f"{short}: no notes in its first {keep:g} s")
+        self._check_cost(piece, short, keep if full > keep else None)
         piece = Piece(piece.notes, style=None, title=name)
         info = self._describe(piece, primer_seconds=0.0) | {"source": name, "batch": secrets.token_hex(4)}
         return self.store.add(sid, None, "primer", label, piece, info).to_dict()
+
+    def _check_cost(self, piece: Piece, name: str, cut: float | None) -> None:
+        """A primer is rendered and fed to the model whole: refuse one that costs more than the limits allow, and
+        one the codec cannot encode, now rather than in a job."""
+        c = self.cfg
+        part = f"its first {cut:g} s" if cut is not None else "it"
+        if len(piece) > c.max_primer_notes:
+            raise TooLarge(
+                f"{name}: {part} holds {len(piece)} notes, over the server's limit of {c.max_primer_notes} "
+                "notes per primer; upload a shorter part (or set fewer seconds to keep)"
+            )
+        density = len(piece) / max(1.0, piece.duration)
+        if density > c.max_primer_notes_per_second:
+            raise TooLarge(
+                f"{name}: {part} plays {density:.0f} notes per second, over the server's limit of "
+                f"{c.max_primer_notes_per_second:g}; upload a sparser part"
+            )
+        try:
+            encode(piece, self.composer.vocab)
+        except (ValueError, IndexError, MemoryError) as e:
+            raise UserError(
+                f"{name}: its notes cannot be encoded ({quote(' '.join(str(e).split()), 80)})"
+            ) from None
 
     # ---- generation ---------------------------------------------------------------------------------------
 
@@ -180,12 +245,12 @@ class CoComposer:
             per_owner=self.cfg.jobs_per_session,
         )
 
-    def job(self, jid: str) -> dict:
-        job = self.jobs.get(jid)
-        if job is None:
-            raise NotFound("unknown or expired job")
+    def job(self, jid: str, sid: str | None = None) -> dict:
+        """A job's state; with `sid`, only a job of that session (another session's job is "unknown")."""
+        job = self._job(jid, sid)
         return {
             "job": job.id,
+            "session": job.owner,
             "status": job.status,
             "progress": round(job.progress, 3),
             "ahead": self.jobs.position(job),
@@ -193,12 +258,18 @@ class CoComposer:
             "nodes": job.result if job.status == "done" else None,
         }
 
-    def cancel(self, jid: str) -> dict:
-        job = self.jobs.get(jid)
-        if job is None:
-            raise NotFound("unknown or expired job")
+    def cancel(self, jid: str, sid: str | None = None) -> dict:
+        job = self._job(jid, sid)
         self.jobs.cancel(job)
         return self.job(jid)
+
+    def _job(self, jid: str, sid: str | None) -> Job:
+        if sid is not None:
+            self.store.session(sid)
+        job = self.jobs.get(jid)
+        if job is None or (sid is not None and job.owner != sid):
+            raise NotFound("unknown or expired job")
+        return job
 
     def check(self, ask: Ask, node: Node | None) -> None:
         c = self.cfg
@@ -207,7 +278,15 @@ class CoComposer:
         if not 0 < ask.seconds <= c.max_seconds:
             raise UserError(f"length must be between 0 and {c.max_seconds:g} seconds, got {ask.seconds:g}")
         if not 1 <= ask.candidates <= c.max_candidates:
-            raise UserError(f"candidates must be 1..{c.max_candidates}, got {ask.candidates}")
+            raise UserError(f"candidates must be 1..{c.max_candidates}, got {quote(ask.candidates, 12)}")
+        names = self.composer.instruments
+        for name in ask.instruments:
+            if name not in names:
+                raise UserError(f"unknown instrument {quote(name)!r}; choose from: {', '.join(names)}")
+        if len(ask.instruments) > len(names):
+            raise UserError(f"at most {len(names)} instruments, got {len(ask.instruments)}")
+        if ask.style is not None and ask.style not in self.composer.styles:
+            raise UserError(f"unknown style {quote(ask.style)!r}; see GET /api/styles")
         if node is not None and node.piece.duration + ask.seconds > c.max_piece_seconds:
             raise UserError(
                 f"this piece would last {node.piece.duration + ask.seconds:.0f} s, over the server's limit "
@@ -215,7 +294,7 @@ class CoComposer:
             )
         ask = self._resolved(ask)
         if not 0.05 <= ask.temperature <= 5:
-            raise UserError(f"temperature must be between 0.05 and 5, got {ask.temperature:g}")
+            raise UserError(f"temperature must be between 0.05 and 5, got {quote(ask.temperature, 12)}")
         try:
             SampleConfig(ask.temperature, ask.top_k, ask.top_p)
         except ValueError as e:
@@ -259,6 +338,7 @@ class CoComposer:
         }
         s = self.store.session(sid)
         added: list[Node] = []
+        done = GENERATE_SHARE
         try:
             for i, c in enumerate(cands):
                 info = (
@@ -269,19 +349,21 @@ class CoComposer:
                 node = self.store.add(sid, parent.id if parent else None, "candidate", f"candidate {c.index}",
                                       c.piece, info)  # fmt: skip
                 added.append(node)
-                self._render(s, node)
-                report(GENERATE_SHARE + (1 - GENERATE_SHARE) * (i + 1) / len(cands))
+                self._render(s, node, lambda at=done: report(at))  # the job's time limit and cancel apply too
+                done = GENERATE_SHARE + (1 - GENERATE_SHARE) * (i + 1) / len(cands)
+                report(done)
         except BaseException:
             self.store.remove(sid, [n.id for n in added])  # all candidates or none
             raise
-        self.store.enforce_cap(keep=sid)
         return [n.to_dict() for n in added]
 
-    def _render(self, s, node: Node) -> None:
+    def _render(self, s, node: Node, stop=None) -> None:
+        """Renders a node's WAV; its size is claimed in the store first (`Full` when there is no room). `stop`: called
+        as it goes, raises to end it (a job's report, a time limit)."""
         path = self.store.wav_path(s, node)
         rate = self.cfg.sample_rate
-        save_wav(render(node.piece, sample_rate=rate, soundfont=self.soundfont), path, rate)
-        self.store.add_file(s, path)
+        with self.store.claimed(s, wav_bytes(node.piece.duration, rate)):
+            save_wav(render(node.piece, sample_rate=rate, soundfont=self.soundfont, stop=stop), path, rate)
 
     def _describe(self, piece: Piece, primer_seconds: float) -> dict:
         names = self.composer.instruments
@@ -295,4 +377,4 @@ class CoComposer:
         }
 
 
-__all__ = ["Ask", "CoComposer", "NotFound", "QueueFull", "clean_name"]
+__all__ = ["Ask", "CoComposer", "NotFound", "QueueFull", "TooLarge", "clean_name", "quote"]
