@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from .codec.events import DRUMS, Piece
 from .codec.midi_io import piece_from_score, score_from_bytes
 from .codec.safe import load_midi
 from .errors import UserError
+from .files import atomic_path
 
 SAMPLE_RATE = 44100
 TAIL_S = 2.0  # silence rendered after the last note-off, so releases and reverb ring out
@@ -276,20 +276,13 @@ def pcm16(audio: np.ndarray) -> bytes:
 
 def save_wav(audio: np.ndarray, path: str | Path, sample_rate: int) -> None:
     """Writes (samples, channels) float audio as 16-bit PCM; atomically, so a failure leaves no partial file."""
-    path = Path(path)
     audio = audio.reshape(len(audio), -1)
-    # a name of its own per process and thread, so concurrent renders to one path never share a temp file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(audio.shape[1])
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            for i in range(0, len(audio), CHUNK):
-                w.writeframes(pcm16(audio[i : i + CHUNK]))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(audio.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        for i in range(0, len(audio), CHUNK):
+            w.writeframes(pcm16(audio[i : i + CHUNK]))
 
 
 def render_file(

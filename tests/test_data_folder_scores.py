@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED  # ../shared, or $MUSENET_SHARED
 
 from musenet.codec.events import Piece, make_notes
 from musenet.codec.midi_io import write_midi
@@ -19,7 +20,7 @@ from musenet.data.shards import open_split
 
 music21 = pytest.importorskip("music21")
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = SHARED / "datasets"
 
 XML = """<?xml version="1.0"?>
 <score-partwise>

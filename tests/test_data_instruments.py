@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED  # ../shared, or $MUSENET_SHARED
 
 from musenet.codec.events import DRUMS, Piece
 from musenet.codec.midi_io import ReadConfig
@@ -18,7 +19,6 @@ from musenet.codec.vocab import Vocab
 from musenet.data.build import BuildConfig, build
 from musenet.data.parts import choose_program, fit_program, midi_program
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 VIOLA_LINE = np.array([48, 50, 53, 55, 57, 60, 62, 65, 67, 52])  # from C3: below the violin's G3
 BASS_LINE = np.array([28, 31, 33, 36, 38, 40, 43, 45, 40, 35])  # down to E1
 VIOLIN_LINE = np.array([67, 69, 71, 72, 74, 76, 79, 84])

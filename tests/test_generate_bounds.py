@@ -10,8 +10,9 @@ import torch
 from musenet.codec.vocab import Vocab
 from musenet.errors import UserError
 from musenet.generate import engine
+from musenet.generate.config import MIN_TOP_P, SampleConfig
 from musenet.generate.engine import GenerateConfig, generate_ids, max_new_tokens
-from musenet.generate.sampling import MIN_TOP_P, SampleConfig, sample
+from musenet.generate.sampling import sample
 from musenet.model import checkpoint
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT
@@ -128,7 +129,7 @@ def test_the_cli_refuses_a_stalling_top_p_in_one_line(tmp_path):
         text=True,
         timeout=120,
     )
-    assert r.returncode == 2 and "top_p" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 2 and "--top-p" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

@@ -1,7 +1,5 @@
 """The co-composer's JSON API through FastAPI's TestClient, with a small random model (noise, but every promise holds)."""
 
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -11,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from runcli import assert_user_error, main, subprocess
 
+from musenet import load
 from musenet.codec.events import Piece, make_notes
 from musenet.codec.midi_io import midi_bytes
 from musenet.codec.safe import SafeLoader
 from musenet.codec.vocab import Vocab
-from musenet.generate.composer import load
 from musenet.model import checkpoint
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT
@@ -192,9 +191,9 @@ def test_bad_and_oversized_uploads_are_refused_and_the_server_keeps_serving(clie
         ({"style": "klingon"}, 400, "unknown style"),
         ({"seconds": 1000}, 400, "between 0 and 120"),
         ({"seconds": "abc"}, 422, "seconds"),
-        ({"candidates": 0}, 400, "candidates"),
-        ({"temperature": 0}, 400, "temperature"),
-        ({"top_p": 2}, 400, "top_p"),
+        ({"candidates": 0}, 422, "candidates"),
+        ({"temperature": 1000}, 422, "temperature"),
+        ({"top_p": 2}, 422, "top_p"),
         ({"seed": -1}, 422, "seed"),
         ({"primer": "nope"}, 404, "unknown node"),
     ],
@@ -235,11 +234,11 @@ class Gated:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def generate(self, **kw):
+    def compose(self, cfg, **kw):
         self.started.set()
         while not self.gate.wait(0.01):
             kw["progress"](0.0)  # a waiting job still reports, so it can be stopped
-        return self.inner.generate(**kw)
+        return self.inner.compose(cfg, **kw)
 
 
 def test_a_full_queue_answers_503_with_retry_after(composer, musenet_home):
@@ -328,26 +327,27 @@ def test_page_and_docs_are_served_from_this_server_only(client):
 
 
 def test_serve_through_the_real_entry_point_fails_in_one_line(tmp_path):
-    def serve(*args):
-        cmd = [sys.executable, "-m", "musenet", "serve", *map(str, args)]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-    r = serve("--help")
+    r = main("serve", "--help")
     assert r.returncode == 0 and "--port" in r.stdout and "--max-upload-mb" in r.stdout
-    r = serve("--model", tmp_path / "nope", "--port", 0)
-    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
-    r = serve("--model", tmp_path / "nope", "--queue-size", 0)
-    assert (
-        r.returncode == 2 and "queue_size must be at least 1" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert_user_error(subprocess("serve", "--model", tmp_path / "nope", "--port", 0), "not found")
+    assert_user_error(
+        main("serve", "--model", tmp_path / "nope", "--queue-size", 0), "--queue-size must be at least 1"
     )
+    assert_user_error(main("serve", "--max-upload-mb", 0), "--max-upload-mb must be at least 1")
 
 
-def test_every_corrupt_file_beside_the_repo_is_a_one_line_400(client, shared_midi):
-    from conftest import CORRUPT
+def test_corrupt_files_are_one_line_400s(client, tmp_path):
+    from conftest import CORRUPT, PACKAGED, corrupt_copy, shared_midi_files
 
+    (tmp_path / "text.mid").write_text("not a MIDI file at all")
+    (tmp_path / "header.mid").write_bytes(b"MThd\0\0\0\x06\0\x07\0\x01\x01\xe0")  # format 7
+    files = [
+        corrupt_copy(PACKAGED["short"], tmp_path / "cut.mid"),
+        tmp_path / "text.mid",
+        tmp_path / "header.mid",
+    ]
+    files += [p for p in shared_midi_files() if p.name in CORRUPT]  # ../shared/midi's, where present
     sid = session(client)
-    files = [p for p in shared_midi.rglob("*") if p.name in CORRUPT]
-    assert files
     for path in files:
         r = client.post(f"/api/sessions/{sid}/primer", files={"file": (path.name, path.read_bytes())})
         assert r.status_code == 400 and "\n" not in r.json()["detail"], (path.name, r.text)

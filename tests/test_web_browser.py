@@ -169,6 +169,7 @@ def test_generate_play_continue_back_branch_download(server, page, tmp_path):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_upload_errors_are_shown_and_a_primer_can_be_continued(server, page, tmp_path):
     url, _ = server
     page.goto(url)
@@ -198,7 +199,7 @@ def test_upload_errors_are_shown_and_a_primer_can_be_continued(server, page, tmp
     page.screenshot(path=str(tmp_path / "3-primer.png"), full_page=True)
 
     # a request the server refuses is shown as it is
-    page.fill("#seconds", "9999")
+    page.fill("#seconds", "200")  # over the server's 120 s (GenerateConfig itself would take up to 3600)
     page.click("#current button.continue")
     page.wait_for_selector("#error:not([hidden]) >> text=length must be between")
     assert page.errors == []

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
+from ..files import write_bytes
 from .events import DRUMS, NOTE_DTYPE, Piece, empty_notes, sort_notes
 
 TICKS_PER_QUARTER = 500  # at 120 bpm: 1 tick = 1 ms
@@ -112,10 +113,7 @@ def midi_bytes(piece: Piece) -> bytes:
 
 def write_midi(piece: Piece, path: str | Path) -> None:
     """Writes atomically: a crash never leaves a half-written file at `path`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(midi_bytes(piece))
-    tmp.replace(path)
+    write_bytes(path, midi_bytes(piece))
 
 
 __all__ = ["NOTE_DTYPE", "ReadConfig", "midi_bytes", "piece_from_score", "read_midi", "write_midi"]

@@ -23,12 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MidiError  # noqa: F401 -- raised here; importable from here as before
 from .events import NOTE_DTYPE, Piece
 from .midi_io import ReadConfig
-
-
-class MidiError(ValueError):
-    """A MIDI file that cannot or may not be loaded. The message is one line, fit to show a user."""
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,13 @@ class VocabConfig:
     dropped_programs: tuple[int, ...] = DROPPED_PROGRAMS
     """GM programs with no instrument (sound effects): their notes are dropped and counted."""
 
+    @property
+    def instrument_names(self) -> tuple[str, ...]:
+        """The instruments' names, in token order."""
+        return tuple(i.name for i in self.instruments)
+
     def __post_init__(self) -> None:
-        names = [i.name for i in self.instruments]
+        names = self.instrument_names
         if len(set(names)) != len(names):
             raise ValueError("instrument names must be unique")
         owners = [p for i in self.instruments for p in i.programs] + list(self.dropped_programs)
@@ -201,6 +206,19 @@ class Vocab:
     def size(self) -> int:
         return self.pad + 1
 
+    def instruments_playing(self, notes: np.ndarray) -> tuple[list[str], bool]:
+        """Which instruments play these notes (names, in token order), and whether some notes have a program that
+        no instrument takes (sound effects)."""
+        used = np.unique(self.program_to_instrument[np.asarray(notes["program"], dtype=np.int64)])
+        names = self.config.instrument_names
+        return [names[k] for k in used if k >= 0], bool((used < 0).any())
+
+    def prefix_instruments(self, ids: np.ndarray) -> tuple[str, ...]:
+        """The instrument names a token stream's prefix (`style instrument... start`) lists."""
+        ids = np.asarray(ids, dtype=np.int64)
+        ks = ids[(ids >= self.instrument_offset) & (ids < self.start)] - self.instrument_offset
+        return tuple(self.config.instrument_names[int(k)] for k in ks)
+
     # ---- per-instrument lookup arrays (vectorised encode/decode) ------------------------------------------
     @cached_property
     def program_to_instrument(self) -> np.ndarray:
@@ -260,7 +278,7 @@ class Vocab:
         return self.style_offset + styles.index(style)
 
     def instrument_id(self, name: str) -> int:
-        names = [i.name for i in self.config.instruments]
+        names = self.config.instrument_names
         if name not in names:
             raise KeyError(f"unknown instrument {name!r}; known instruments: {', '.join(names)}")
         return self.instrument_offset + names.index(name)
@@ -341,7 +359,7 @@ class Vocab:
         rows = [
             (self.wait_offset, self.style_offset, f"wait:1..{cfg.max_wait} x {cfg.time_unit_ms:g} ms"),
             (self.style_offset, self.instrument_offset, "style: " + ", ".join(cfg.styles)),
-            (self.instrument_offset, self.start, "instrument: " + ", ".join(i.name for i in cfg.instruments)),
+            (self.instrument_offset, self.start, "instrument: " + ", ".join(cfg.instrument_names)),
             (self.start, self.start + 1, "start"),
             (self.end, self.end + 1, "end"),
             (self.pad, self.pad + 1, "pad"),

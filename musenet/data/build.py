@@ -48,8 +48,11 @@ class BuildConfig:
     """The source recorded for every piece in pieces.jsonl (e.g. `groove` when building that collection's own
     folder); None derives it from each piece's identity (`composition.source_of`: `music21`, or the first folder)."""
     workers: int = max(1, os.cpu_count() or 1)
+    """Worker processes (default: all cores)."""
     val_fraction: float = 0.02
+    """Share of pieces in the val split."""
     test_fraction: float = 0.02
+    """Share of pieces in the test split."""
     min_notes: int = 8
     """Pieces with fewer notes (after the codec's cleaning) are dropped: too short to learn from."""
     limit: int | None = None
@@ -57,14 +60,24 @@ class BuildConfig:
     cache_dir: Path | None = None
     """Conversion cache (default `$MUSENET_HOME/cache/pieces`)."""
     use_cache: bool = True
+    """Read and write the conversion cache (off: convert everything again, write no cache)."""
     timeout_s: float = 900.0
     """Per task, music21 only (a MIDI file gets `Limits.timeout_s`); the largest corpus file parses in ~30 s."""
     score_timeout_s: float = 120.0
     """Per score file (or run of ABC tunes) of a folder: our readers take well under a second, music21 (their
     fallback) tens of seconds on a big score; past this the file is a `timeout` drop."""
     progress: bool = True
+    """A progress bar on stderr."""
 
     def __post_init__(self) -> None:
+        if self.source != "music21" and not Path(self.source).is_dir():
+            raise ValueError(f"source {self.source}: not `music21` and not a folder")
+        if self.collections is not None and self.source != "music21":
+            raise ValueError("collections apply to the source music21 only")
+        if self.labels is not None and self.source == "music21":
+            raise ValueError("labels apply to a MIDI folder only (music21 styles come from its collections)")
+        if self.labels is not None and not Path(self.labels).is_file():
+            raise ValueError(f"labels must name a CSV file; there is none at {self.labels}")
         if not (
             0 <= self.val_fraction < 1
             and 0 <= self.test_fraction < 1

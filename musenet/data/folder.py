@@ -28,8 +28,8 @@ import re
 from pathlib import Path
 
 from ..codec.midi_io import ReadConfig
-from ..codec.safe import Limits, MidiError, check_header
-from ..errors import UserError
+from ..codec.safe import Limits, check_header
+from ..errors import MidiError, UserError
 from .items import Converted, Drop, RawPiece, Task
 from .m21notes import trim_start
 

@@ -2,43 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
 
-# Bounds that mean something in float32, the dtype sampling runs in. Below MIN_TEMPERATURE the logits divided by
-# it overflow (inf - inf = nan) and the draw is greedy anyway; past MAX_TEMPERATURE every token is equally likely
-# to float32's precision. A nucleus mass under float32's epsilon rounds to 0 against the cumulated probabilities,
-# which once dropped every token: the sampler then returned the last index forever, and generation never ended.
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
-MIN_TOP_P = float(torch.finfo(torch.float32).eps)  # ~1.2e-7; any smaller mass is the most likely token alone
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    temperature: float = 1.0
-    """Divides the logits; 0 means greedy (always the most likely token), else 0.001..100."""
-    top_k: int = 0
-    """Keep only the k most likely tokens (0 = all)."""
-    top_p: float = 1.0
-    """Keep the smallest set of most likely tokens whose probability reaches p (1 = all), p in [1.2e-7, 1]."""
-
-    def __post_init__(self) -> None:
-        t, k, p = self.temperature, self.top_k, self.top_p
-        if not (isinstance(t, (int, float)) and (t == 0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE)):
-            raise ValueError(
-                f"temperature must be 0 (greedy) or {MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}, got {_shown(t)}"
-            )
-        if not (isinstance(k, int) and 0 <= k < 2**31):
-            raise ValueError(f"top_k must be a whole number >= 0, got {_shown(k)}")
-        if not (isinstance(p, (int, float)) and math.isfinite(p) and MIN_TOP_P <= p <= 1):
-            raise ValueError(f"top_p must be in [{MIN_TOP_P:.2g}, 1], got {_shown(p)}")
-
-
-def _shown(value) -> str:
-    """A value for an error message: a number in 3 digits, anything else cut to 20 characters."""
-    return f"{value:.3g}" if isinstance(value, float) else repr(value)[:20]
+from .config import SampleConfig
 
 
 def sample(

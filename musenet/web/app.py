@@ -22,8 +22,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from ..codec.safe import MidiError
-from ..errors import UserError
+from ..errors import MidiError, UserError
+from ..generate.config import MAX_CANDIDATES, MAX_SECONDS, MAX_TEMPERATURE
 from .jobs import QueueFull
 from .limits import BodyLimit, client_key, security_headers
 from .service import Ask, CoComposer, TooLarge
@@ -34,21 +34,34 @@ log = logging.getLogger("musenet.web")
 
 
 class AskBody(BaseModel):
-    """The settings of one Generate or Continue (limits: see GET /api/info)."""
+    """The settings of one Generate or Continue (limits: see GET /api/info). Defaults and bounds are
+    GenerateConfig's and SampleConfig's; the server's own, tighter limits are checked by the service."""
 
-    style: str | None = Field(None, description="a style the model knows (GET /api/styles); null: its first")
-    instruments: list[str] = Field(
-        ["piano"], description="the instruments that may play (GET /api/instruments)"
+    style: str | None = Field(
+        Ask.style, description="a style the model knows (GET /api/styles); null: its first"
     )
-    seconds: float = Field(20.0, description="length of the new music, in seconds")
-    candidates: int = Field(4, description="how many candidates to generate")
+    instruments: list[str] = Field(
+        list(Ask.instruments),
+        description="the instruments that may play (GET /api/instruments)",
+    )
+    seconds: float = Field(
+        Ask.seconds, gt=0, le=MAX_SECONDS, description="length of the new music, in seconds"
+    )
+    candidates: int = Field(
+        Ask.candidates, ge=1, le=MAX_CANDIDATES, description="how many candidates to generate"
+    )
     temperature: float | None = Field(
-        None, description="sampling temperature; lower is safer, higher is wilder (null: the model's default)"
+        None,
+        ge=0,
+        le=MAX_TEMPERATURE,
+        description="sampling temperature; lower is safer, higher is wilder (null: the model's default)",
     )
     top_k: int | None = Field(
-        None, description="sample among the k most likely tokens (0: all; null: the model's)"
+        None, ge=0, description="sample among the k most likely tokens (0: all; null: the model's)"
     )
-    top_p: float | None = Field(None, description="nucleus sampling mass (null: the model's default)")
+    top_p: float | None = Field(
+        None, gt=0, le=1, description="nucleus sampling mass (null: the model's default)"
+    )
     seed: int | None = Field(None, ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
 
     def ask(self) -> Ask:

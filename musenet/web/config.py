@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..audio import SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class ServeConfig:
     host: str = "127.0.0.1"
     """Interface to listen on; loopback by default, so nothing outside this machine can reach it."""
     port: int = 8000
+    """Port to listen on."""
     max_upload_bytes: int = 2 * 1024 * 1024
     """Largest request body (a MIDI primer upload); a larger one is answered 413."""
     queue_size: int = 8
@@ -19,6 +22,7 @@ class ServeConfig:
     job_timeout_s: float = 180.0
     """Time one job may run (generation + audio) before it is stopped with an error."""
     max_candidates: int = 8
+    """Most candidates one request may ask for."""
     max_seconds: float = 120.0
     """Longest new music one request may ask for."""
     max_piece_seconds: float = 600.0
@@ -48,7 +52,7 @@ class ServeConfig:
     header_timeout_s: float = 10.0
     """Time a client has to send its request's headers (and then each piece of its body) before the connection
     is closed, so slow clients cannot hold every connection."""
-    sample_rate: int = 44100
+    sample_rate: int = SAMPLE_RATE
     """Sample rate of the rendered WAVs."""
     upload_timeout_s: float = 10.0
     """Time the isolated MIDI parser may spend on one upload."""

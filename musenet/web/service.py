@@ -9,12 +9,11 @@ candidates to the session's tree, all or nothing.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import threading
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,9 @@ from ..codec.encode import encode
 from ..codec.events import Piece
 from ..codec.safe import Limits, SafeLoader
 from ..errors import UserError
+from ..files import home
 from ..generate.composer import Composer
-from ..generate.engine import GenerateConfig
-from ..generate.sampling import SampleConfig
+from ..generate.config import GenerateConfig
 from .config import ServeConfig
 from .jobs import Job, JobQueue, QueueFull
 from .limits import too_large_message
@@ -47,13 +46,13 @@ def quote(text: str, limit: int = 40) -> str:
 
 @dataclass(frozen=True)
 class Ask:
-    """The settings of one Generate or Continue."""
+    """The settings of one Generate or Continue: a GenerateConfig's, with its defaults (the seed apart)."""
 
-    style: str | None = None
-    instruments: tuple[str, ...] = ("piano",)
-    seconds: float = 20.0
+    style: str | None = GenerateConfig.style
+    instruments: tuple[str, ...] = GenerateConfig.instruments
+    seconds: float = GenerateConfig.seconds
     """Length of the new music."""
-    candidates: int = 4
+    candidates: int = GenerateConfig.candidates
     temperature: float | None = None
     """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
     top_k: int | None = None
@@ -63,7 +62,7 @@ class Ask:
 
 
 def web_home() -> Path:
-    return Path(os.environ.get("MUSENET_HOME", Path.home() / ".musenet")) / "web"
+    return home() / "web"
 
 
 def clean_name(name: str | None) -> str:
@@ -104,7 +103,7 @@ class CoComposer:
             "model": Path(self.composer.path).name if self.composer.path else "model",
             "styles": self.composer.styles,
             "instruments": self.composer.instruments,
-            "defaults": {k: v for k, v in asdict(self._resolved(Ask())).items() if k != "seed"},
+            "defaults": self.defaults(),
             "limits": {
                 "max_candidates": c.max_candidates,
                 "max_seconds": c.max_seconds,
@@ -118,6 +117,12 @@ class CoComposer:
             },
             "queue": self.jobs.stats(),
         }
+
+    def defaults(self) -> dict:
+        """The form's defaults: an Ask's, with the model's sampling settings."""
+        out = asdict(Ask()) | asdict(self._config(Ask()).sample)
+        out.pop("seed")
+        return out
 
     # ---- sessions and nodes -------------------------------------------------------------------------------
 
@@ -292,47 +297,28 @@ class CoComposer:
                 f"this piece would last {node.piece.duration + ask.seconds:.0f} s, over the server's limit "
                 f"of {c.max_piece_seconds:g} s; continue an earlier node or ask for less"
             )
-        ask = self._resolved(ask)
-        if not 0.05 <= ask.temperature <= 5:
-            raise UserError(f"temperature must be between 0.05 and 5, got {quote(ask.temperature, 12)}")
-        try:
-            SampleConfig(ask.temperature, ask.top_k, ask.top_p)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        GenerateConfig(ask.style, tuple(ask.instruments), ask.seconds, ask.candidates).check(
-            self.composer.vocab
-        )
+        self._config(ask)
 
-    def _resolved(self, ask: Ask) -> Ask:
-        """`ask` with its unset sampling settings filled from the model's defaults."""
-        d = self.composer.sampling
-        return replace(
-            ask,
-            temperature=d.temperature if ask.temperature is None else ask.temperature,
-            top_k=d.top_k if ask.top_k is None else ask.top_k,
-            top_p=d.top_p if ask.top_p is None else ask.top_p,
-        )
+    def _config(self, ask: Ask, seed: int = 0) -> GenerateConfig:
+        """The checked GenerateConfig of `ask`; its unset sampling settings are the model's defaults."""
+        return self.composer.config(
+            ask.temperature, ask.top_k, ask.top_p,
+            style=ask.style, instruments=tuple(ask.instruments), seconds=ask.seconds, candidates=ask.candidates,
+            seed=seed, rerank=self.cfg.rerank if self.composer.has_critic else 1,
+        )  # fmt: skip
 
     def _compose(self, sid: str, parent: Node | None, ask: Ask, seed: int, report) -> list[dict]:
-        ask = self._resolved(ask)
-        cands = self.composer.generate(
-            style=ask.style,
-            instruments=ask.instruments,
-            seconds=ask.seconds,
+        cfg = self._config(ask, seed)
+        cands = self.composer.compose(
+            cfg,
             primer=parent.piece if parent is not None else None,
-            candidates=ask.candidates,
-            temperature=ask.temperature,
-            top_k=ask.top_k,
-            top_p=ask.top_p,
-            seed=seed,
-            rerank=self.cfg.rerank if self.composer.has_critic else 1,
             progress=lambda f: report(GENERATE_SHARE * f),
         )
         settings = {
-            "style": ask.style or self.composer.styles[0],
-            "asked_instruments": list(ask.instruments),
-            "asked_seconds": ask.seconds,
-            "temperature": ask.temperature,
+            "style": cfg.style or self.composer.styles[0],
+            "asked_instruments": list(cfg.instruments),
+            "asked_seconds": cfg.seconds,
+            "temperature": cfg.sample.temperature,
             "seed": seed,
             "batch": secrets.token_hex(4),  # the candidates of one request, shown together
         }
@@ -366,13 +352,12 @@ class CoComposer:
             save_wav(render(node.piece, sample_rate=rate, soundfont=self.soundfont, stop=stop), path, rate)
 
     def _describe(self, piece: Piece, primer_seconds: float) -> dict:
-        names = self.composer.instruments
-        used = np.unique(self._inst_of_program[piece.notes["program"].astype(np.int64)])
+        playing, other = self.composer.vocab.instruments_playing(piece.notes)
         return {
             "seconds": round(piece.duration, 2),
             "notes": len(piece),
-            "instruments": [names[k] for k in used if k >= 0],
-            "other_programs": bool((used < 0).any()),
+            "instruments": playing,
+            "other_programs": other,
             "primer_seconds": round(primer_seconds, 3),
         }
 
