@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from .codec.events import DRUMS, Piece
 from .codec.midi_io import piece_from_score, score_from_bytes
 from .codec.safe import load_midi
 from .errors import UserError
+from .files import atomic_path
 
 SAMPLE_RATE = 44100
 TAIL_S = 2.0  # silence rendered after the last note-off, so releases and reverb ring out
@@ -36,6 +37,7 @@ PEAK_DBFS = -1.0  # normalised peak: 1 dB of headroom keeps resampling and lossy
 SILENCE = 1e-6  # a raw peak below this (-120 dBFS) is silence: left at zero, never amplified
 MIN_RATE, MAX_RATE = 8000, 192000
 MAX_SECONDS = 3600.0  # longest audio rendered: the float buffer is held whole (1 hour at 44.1 kHz = 1.3 GB)
+STOP_EVERY = 256  # notes synthesized between two calls of a render's `stop` check
 CHUNK = 1 << 20  # frames converted to PCM at a time, so writing adds little memory to the buffer's
 
 ENV_VAR = "MUSENET_SOUNDFONT"
@@ -154,9 +156,17 @@ def _events(piece: Piece, sample_rate: int, channels: dict[int, int]) -> np.ndar
 
 
 def synthesize(
-    piece: Piece, sample_rate: int = SAMPLE_RATE, soundfont: SoundFont | None = None, tail_s: float = TAIL_S
+    piece: Piece,
+    sample_rate: int = SAMPLE_RATE,
+    soundfont: SoundFont | None = None,
+    tail_s: float = TAIL_S,
+    stop: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Raw synthesis, not normalised: ((samples, 2) float32, programs missing from the SoundFont)."""
+    """Raw synthesis, not normalised: ((samples, 2) float32, programs missing from the SoundFont).
+
+    `stop`, when given, is called at least every `STOP_EVERY` notes and every 0.1 s of audio: it raises to end a
+    render early (the web server's time limit), so no render outlives its caller's patience; the synthesizer then
+    also hands the interpreter back to other threads (a web server's requests) that often."""
     if not MIN_RATE <= sample_rate <= MAX_RATE:
         raise UserError(f"sample rate {sample_rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
     seconds = piece.duration + tail_s
@@ -192,16 +202,25 @@ def synthesize(
     flat = memoryview(out.reshape(-1)).cast("B")
     frame_bytes = 2 * out.itemsize
     now = 0
-    for frame, is_on, chan, pitch, velocity in _events(piece, sample_rate, channels).tolist():
-        if frame > now:
-            synth.generate_simple(frame - now, buffer=flat[now * frame_bytes : frame * frame_bytes])
-            now = frame
+
+    def fill(to: int) -> None:
+        nonlocal now
+        while now < to:
+            step = to - now if stop is None else min(to - now, max(1, sample_rate // 10))
+            if stop is not None:
+                stop()
+            synth.generate_simple(step, buffer=flat[now * frame_bytes : (now + step) * frame_bytes])
+            now += step
+
+    for i, (frame, is_on, chan, pitch, velocity) in enumerate(_events(piece, sample_rate, channels).tolist()):
+        if stop is not None and i % STOP_EVERY == 0:
+            stop()
+        fill(frame)
         if is_on:
             synth.noteon(chan, pitch, velocity)
         else:
             synth.noteoff(chan, pitch)
-    if end > now:
-        synth.generate_simple(end - now, buffer=flat[now * frame_bytes :])
+    fill(end)
     return out, tuple(missing)
 
 
@@ -226,18 +245,28 @@ def as_piece(music: Piece | bytes) -> Piece:
 
 
 def render(
-    music: Piece | bytes, sample_rate: int = SAMPLE_RATE, soundfont: str | Path | SoundFont | None = None
+    music: Piece | bytes,
+    sample_rate: int = SAMPLE_RATE,
+    soundfont: str | Path | SoundFont | None = None,
+    stop: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Synthesizes a piece (or trusted MIDI bytes): (samples, 2) float32 with its peak at -1 dBFS.
 
-    The audio lasts the piece plus a `TAIL_S` tail; an empty piece gives that much silence.
+    The audio lasts the piece plus a `TAIL_S` tail; an empty piece gives that much silence. `stop`: see
+    `synthesize`.
     """
     sf = soundfont if isinstance(soundfont, SoundFont) else find_soundfont(soundfont)
-    raw, _ = synthesize(as_piece(music), sample_rate, sf)
+    raw, _ = synthesize(as_piece(music), sample_rate, sf, stop=stop)
     return normalise(raw)[0]
 
 
 # ---- WAV files -------------------------------------------------------------------------------------------------
+
+
+def wav_bytes(duration: float, sample_rate: int = SAMPLE_RATE) -> int:
+    """The size of the WAV file `render` + `save_wav` make of a piece lasting `duration` seconds (before writing
+    it, so a store can make room or refuse first)."""
+    return 44 + 4 * int(round((duration + TAIL_S) * sample_rate))
 
 
 def pcm16(audio: np.ndarray) -> bytes:
@@ -247,20 +276,13 @@ def pcm16(audio: np.ndarray) -> bytes:
 
 def save_wav(audio: np.ndarray, path: str | Path, sample_rate: int) -> None:
     """Writes (samples, channels) float audio as 16-bit PCM; atomically, so a failure leaves no partial file."""
-    path = Path(path)
     audio = audio.reshape(len(audio), -1)
-    # a name of its own per process and thread, so concurrent renders to one path never share a temp file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(audio.shape[1])
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            for i in range(0, len(audio), CHUNK):
-                w.writeframes(pcm16(audio[i : i + CHUNK]))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(audio.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        for i in range(0, len(audio), CHUNK):
+            w.writeframes(pcm16(audio[i : i + CHUNK]))
 
 
 def render_file(

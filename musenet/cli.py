@@ -1,7 +1,8 @@
 """The `musenet` command: one subcommand per module, imported only when used (so `musenet vocab` stays light).
 
-Each command module exposes `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. User errors
-(`UserError`, `MidiError`, bad flags) print one line on stderr and exit with code 2; no traceback.
+Each command module exposes `add_arguments(parser)` and `run(args) -> int`; its one-line help is in `COMMANDS`.
+Flags that set a config dataclass's fields are derived from it (`musenet.options`). User errors (`UserError`,
+`MidiError`, bad flags) print one line on stderr and exit with code 2; no traceback.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import importlib
 import os
 import sys
 
-from .codec.safe import MidiError
-from .errors import UserError
+from .errors import MidiError, UserError
+from .options import flag_words
 
 # name -> ("module" or "module:object" holding add_arguments and run, one-line help), in `musenet --help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -21,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "compose music from scratch or continuing a MIDI primer -> MIDI + WAV",
     ),
     "infill": (
-        "musenet.generate.infill_cli",
+        "musenet.generate.cli:Infill",
         "regenerate a span of a MIDI file (some or all instruments), keeping the rest note for note",
     ),
     "styles": ("musenet.generate.cli:Styles", "list the styles a model knows"),
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except (UserError, MidiError) as e:
-        sys.stderr.write(f"musenet {name}: error: {e}\n")
+        sys.stderr.write(f"musenet {name}: error: {flag_words(str(e), parser)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"musenet {name}: interrupted\n")
@@ -94,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (`musenet tokens x.mid | head`): not an error; silence the flush at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a file or folder the command cannot read or write: the path and the reason
+        path = e.filename2 or e.filename  # os.replace(temp, path): the path the user named
+        where = f" {path}" if path else ""
+        sys.stderr.write(f"musenet {name}: error: cannot use{where}: {e.strerror or e}\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def show_codec(src: Path, out_dir: Path) -> None:
 
 
 def show_composer(src: Path, out_dir: Path) -> None:
-    from .generate.composer import load
+    from . import load
 
     try:
         composer = load()

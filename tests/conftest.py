@@ -1,13 +1,50 @@
-"""Shared test fixtures: the real MIDI files beside the repo, and a private MUSENET_HOME per test."""
+"""Shared test fixtures: real MIDI files, and a private MUSENET_HOME per test.
+
+Real files come from two places. `PACKAGED` ships inside an installed package (music21's own MIDI test files and
+two Mozart renders), so every clone has them and the round trips run there too. `../shared/midi` beside the
+checkout (or `$MUSENET_SHARED/midi`) holds ~111 more, among them known-corrupt ones: extra coverage where present,
+skipped where not (a user's clone). `MUSENET_SHARED=/empty/dir pytest` runs the suite as a user's clone does.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
-SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
+SHARED = Path(os.environ.get("MUSENET_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+SHARED_MIDI = SHARED / "midi"
+
+
+def _music21_dir() -> Path:
+    spec = importlib.util.find_spec("music21")  # found, not imported: music21 takes seconds to import
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("music21 is not installed: `pip install -e '.[ml,dev]'` (the Makefile does)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+M21 = _music21_dir()
+# Real MIDI files inside the music21 wheel, by what tests need of them
+PACKAGED = {
+    "piano": M21 / "midi/testPrimitive/test02.mid",  # 163 notes, 18 s, one piano
+    "short": M21 / "omr/k525short.mid",  # Eine kleine Nachtmusik's opening: 211 notes, 16 s, strings
+    "band": M21 / "midi/testPrimitive/test04.mid",  # 6,059 notes, 593 s, 6 programs
+    "long": M21 / "omr/k525MIDIMvt1.mid",  # 6,398 notes, 326 s
+}
+
+
+def packaged_midi_files() -> list[Path]:
+    return sorted(M21.glob("midi/testPrimitive/*.mid")) + sorted(M21.glob("omr/*.mid"))
+
+
+def corrupt_copy(src: Path, dest: Path) -> Path:
+    """A real file cut in the middle of a track: its chunk says more bytes follow than do."""
+    data = src.read_bytes()
+    dest.write_bytes(data[: len(data) // 2])
+    return dest
+
 
 # Files in ../shared/midi that no parser accepts (bad status or data bytes, truncated chunks, not MIDI at all).
 # `symusic/.../MIDIs_corrupted/RunTimeError_unexpected_EOF.mid` is not among them: its 16 tracks are well formed
@@ -35,7 +72,8 @@ def shared_midi_files() -> list[Path]:
 
 
 def loadable_files() -> list[Path]:
-    return [p for p in shared_midi_files() if p.name not in CORRUPT]
+    """Every real file a parser accepts: the packaged ones, and the shared ones where present."""
+    return packaged_midi_files() + [p for p in shared_midi_files() if p.name not in CORRUPT]
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +88,8 @@ def shared_midi() -> Path:
     if not SHARED_MIDI.is_dir():
         pytest.skip("../shared/midi is not beside the repo")
     return SHARED_MIDI
+
+
+@pytest.fixture
+def corrupt_midi(tmp_path) -> Path:
+    return corrupt_copy(PACKAGED["short"], tmp_path / "corrupt.mid")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import wave
 
 import numpy as np
 import pytest
+from conftest import PACKAGED
+from runcli import assert_user_error, main
 
 from musenet.audio import (
     ENV_VAR,
@@ -26,6 +25,7 @@ from musenet.audio import (
 )
 from musenet.codec.events import DRUMS, Piece, make_notes
 from musenet.codec.midi_io import midi_bytes
+from musenet.codec.safe import load_midi
 from musenet.errors import UserError
 
 SR = 44100
@@ -203,34 +203,27 @@ def test_a_file_that_is_not_a_soundfont_is_a_user_error(tmp_path):
         render(one_note(), SR, bad)
 
 
-# ---- the command, through the real entry point -----------------------------------------------------------------
+# ---- the command, in-process through `musenet.cli.main` -----------------------------------------------------------
 
 
-def musenet(*args, env_soundfont: str | None = None):
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    if env_soundfont is not None:
-        env[ENV_VAR] = env_soundfont
-    return subprocess.run(
-        [sys.executable, "-m", "musenet", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+@pytest.fixture
+def render_cli(monkeypatch):
+    """`musenet render ...`, with $MUSENET_SOUNDFONT set to `env_soundfont` (or unset)."""
+
+    def run(*args, env_soundfont: str | None = None):
+        if env_soundfont is None:
+            monkeypatch.delenv(ENV_VAR, raising=False)
+        else:
+            monkeypatch.setenv(ENV_VAR, env_soundfont)
+        return main("render", *args)
+
+    return run
 
 
-def assert_user_error(r, *words):
-    assert r.returncode == 2, r
-    assert "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    for w in words:
-        assert w in r.stderr
-
-
-def test_cli_renders_a_real_file(tmp_path, shared_midi, timgm):
-    src = shared_midi / "MidiTok" / "tests" / "MIDIs_one_track" / "POP909_022.mid"
-    out = tmp_path / "pop.wav"
-    r = musenet("render", src, out, "--sample-rate", 22050, env_soundfont=str(timgm.path))
+def test_cli_renders_a_real_file(tmp_path, timgm, render_cli):
+    src = PACKAGED["piano"]
+    out = tmp_path / "piano.wav"
+    r = render_cli(src, out, "--sample-rate", 22050, env_soundfont=str(timgm.path))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1 and "TimGM6mb.sf2" in lines[0] and "dBFS" in lines[0], r.stdout
@@ -238,26 +231,27 @@ def test_cli_renders_a_real_file(tmp_path, shared_midi, timgm):
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 22050)
         seconds = w.getnframes() / 22050
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
-    assert seconds == pytest.approx(251.1 + TAIL_S, abs=0.5)  # the piece lasts 251.1 s
+    assert seconds == pytest.approx(load_midi(src).duration + TAIL_S, abs=0.5)
     assert np.abs(pcm).max() == pytest.approx(TARGET * 32767, abs=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pop.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["piano.wav"]
 
 
-def test_cli_rejects_a_corrupt_file_in_one_line_and_writes_nothing(tmp_path, shared_midi):
-    src = shared_midi / "MidiTok" / "tests" / "MIDIs_corrupted" / "ValueError_Control168.mid"
-    r = musenet("render", src, tmp_path / "out.wav")
-    assert_user_error(r, "ValueError_Control168.mid")
-    assert list(tmp_path.iterdir()) == []
+def test_cli_rejects_a_corrupt_file_in_one_line_and_writes_nothing(tmp_path, corrupt_midi, render_cli):
+    out = tmp_path / "out"
+    out.mkdir()
+    r = render_cli(corrupt_midi, out / "out.wav")
+    assert_user_error(r, corrupt_midi.name)
+    assert list(out.iterdir()) == []
 
 
-def test_cli_user_errors_write_nothing(tmp_path, timgm):
+def test_cli_user_errors_write_nothing(tmp_path, timgm, render_cli):
     mid = tmp_path / "in.mid"
     mid.write_bytes(midi_bytes(one_note()))
     out = tmp_path / "out.wav"
-    assert_user_error(musenet("render", tmp_path / "absent.mid", out), "absent.mid")
-    assert_user_error(musenet("render", mid, tmp_path / "no" / "out.wav"), "does not exist")
-    assert_user_error(musenet("render", mid, out, "--soundfont", tmp_path / "x.sf2"), "x.sf2")
-    assert_user_error(musenet("render", mid, out, "--soundfont", mid), "not a SoundFont")
-    assert_user_error(musenet("render", mid, out, env_soundfont=str(tmp_path / "y.sf2")), ENV_VAR)
-    assert_user_error(musenet("render", mid, out, "--sample-rate", 100), "sample rate")
+    assert_user_error(render_cli(tmp_path / "absent.mid", out), "absent.mid")
+    assert_user_error(render_cli(mid, tmp_path / "no" / "out.wav"), "does not exist")
+    assert_user_error(render_cli(mid, out, "--soundfont", tmp_path / "x.sf2"), "x.sf2")
+    assert_user_error(render_cli(mid, out, "--soundfont", mid), "not a SoundFont")
+    assert_user_error(render_cli(mid, out, env_soundfont=str(tmp_path / "y.sf2")), ENV_VAR)
+    assert_user_error(render_cli(mid, out, "--sample-rate", 100), "sample rate")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mid"]

@@ -2,19 +2,19 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORRUPT, PACKAGED, shared_midi_files
+from runcli import assert_user_error, main
 
+from musenet.codec.vocab import Vocab, VocabConfig
 from musenet.data.build import BuildConfig, build
 from musenet.data.shards import open_split, read_meta, split_of
 from musenet.errors import UserError
 
-SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
-GOOD = SHARED_MIDI / "MidiTok/tests/MIDIs_one_track/POP909_022.mid"
+GOOD = PACKAGED["piano"]
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +47,16 @@ def test_music21_build_counts_styles_and_files(m21_build):
     assert sum(r["id"].startswith("music21:josquin/") for r in rows) == 2
     assert all("#" not in r["id"] for r in rows if r["id"].startswith("music21:josquin/"))
     total = 0
+    vocab = Vocab(VocabConfig.from_dict(meta["vocab"]))
+    assert vocab.size == meta["vocab_size"]
     for split in ("train", "val", "test"):
         tokens, time, index = open_split(cfg.out, split)
         assert len(tokens) == len(time) == int(index["length"].sum())
         total += len(tokens)
         for row in index[:20]:
             ids = np.asarray(tokens[row["offset"] : row["offset"] + row["length"]])
-            assert ids[row["prefix"] - 1] == meta["vocab_size"] - 3  # the `start` token ends the prefix
-            assert ids[-1] == meta["vocab_size"] - 2  # `end`
+            assert ids[row["prefix"] - 1] == vocab.start  # the `start` token ends the prefix
+            assert ids[-1] == vocab.end
     assert total == meta["tokens"]
 
 
@@ -80,14 +82,12 @@ def test_rebuild_uses_the_cache_and_gives_the_same_shards(m21_build, tmp_path):
 
 @pytest.fixture
 def midi_folder(tmp_path):
-    if not GOOD.is_file():
-        pytest.skip("../shared/midi is not beside the repo")
     root = tmp_path / "midi"
     for sub in ("Jazz Standards", "rock"):
         (root / sub).mkdir(parents=True)
     shutil.copy(GOOD, root / "Jazz Standards" / "a.mid")
     shutil.copy(GOOD, root / "rock" / "b.mid")  # the same notes: a duplicate, dropped
-    shutil.copy(SHARED_MIDI / "MidiTok/tests/MIDIs_multitrack/Funkytown.mid", root / "rock" / "c.mid")
+    shutil.copy(PACKAGED["band"], root / "rock" / "c.mid")
     (root / "rock" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff")
     (root / "rock" / "notes.mid").write_text("not a midi file at all")
     return root
@@ -121,42 +121,36 @@ def test_labels_csv_overrides_folders(midi_folder, tmp_path):
         )
 
 
-def test_shared_midi_folder_builds_with_every_corrupt_file_dropped(tmp_path):
-    if not SHARED_MIDI.is_dir():
-        pytest.skip("../shared/midi is not beside the repo")
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import CORRUPT, shared_midi_files
-
-    meta = build(BuildConfig(source=str(SHARED_MIDI), out=tmp_path / "out", workers=2, progress=False))
+def test_shared_midi_folder_builds_with_every_corrupt_file_dropped(tmp_path, shared_midi):
+    """Extra coverage where ../shared/midi is present: ~111 files, 10 of them corrupt."""
+    meta = build(BuildConfig(source=str(shared_midi), out=tmp_path / "out", workers=2, progress=False))
     drops = [json.loads(line) for line in (tmp_path / "out" / "dropped.jsonl").read_text().splitlines()]
     dropped = {Path(d["id"]).name for d in drops if d["reason"] not in ("duplicate", "too_few_notes")}
     assert dropped >= CORRUPT
     assert meta["pieces"] + len(drops) == len(shared_midi_files())
 
 
-def musenet(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "musenet", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
-
-
 def test_cli_build_info_and_user_errors(midi_folder, tmp_path):
-    r = musenet(
-        "data", "build", "--source", midi_folder, "--out", tmp_path / "d", "--quiet", "--workers", "1"
-    )
+    r = main("data", "build", "--source", midi_folder, "--out", tmp_path / "d", "--quiet", "--workers", "1")
     assert r.returncode == 0, r.stderr
     assert "2 pieces" in r.stdout and "dropped" in r.stdout
-    r = musenet("data", "info", tmp_path / "d")
+    r = main("data", "info", tmp_path / "d")
     assert r.returncode == 0 and "jazz_standards" in r.stdout
     (tmp_path / "empty").mkdir()
-    for args in (
-        ("build", "--source", tmp_path / "nope", "--out", tmp_path / "x"),
-        ("build", "--source", tmp_path / "empty", "--out", tmp_path / "x"),
-        ("build", "--source", "music21", "--out", tmp_path / "x", "--collections", "nope"),
-        ("info", tmp_path / "nope"),
+    for args, words in (
+        (("build", "--source", tmp_path / "nope", "--out", tmp_path / "x"), "not `music21` and not a folder"),
+        (("build", "--source", tmp_path / "empty", "--out", tmp_path / "x"), "empty"),
+        (("build", "--source", "music21", "--out", tmp_path / "x", "--collections", "nope"), "nope"),
+        (
+            ("build", "--source", midi_folder, "--out", tmp_path / "x", "--collections", "bach"),
+            "--collections",
+        ),
+        (("build", "--source", "music21", "--out", tmp_path / "x", "--labels", midi_folder), "--labels"),
+        (("build", "--source", midi_folder, "--out", tmp_path / "x", "--val", "0.7", "--test", "0.5"), "sum"),
+        (("info", tmp_path / "nope"), "nope"),
     ):
-        r = musenet("data", *args)
-        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert_user_error(main("data", *args), words)
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.slow
@@ -174,8 +168,6 @@ def test_the_whole_music21_corpus(tmp_path):
 def test_odd_file_names_and_reasons(tmp_path):
     import os
 
-    if not GOOD.is_file():
-        pytest.skip("../shared/midi is not beside the repo")
     root = tmp_path / "midi"
     (root / "a").mkdir(parents=True)
     shutil.copy(GOOD, root / "a" / os.fsdecode(b"caf\xe9.MID"))  # not UTF-8, upper-case suffix

@@ -24,7 +24,11 @@ def _write(folder, rng, count, notes, programs):
     for k in range(count):
         start = np.sort(rng.integers(0, notes * 10, size=notes)) / 40.0
         prog = rng.choice(programs, size=notes)
-        pitch = np.where(prog == DRUMS, rng.integers(36, 52, size=notes), rng.integers(45, 80, size=notes))
+        # each part where its instrument plays (the build gives a part the instrument its register fits)
+        low = np.where(prog == 33, 33, 55)
+        pitch = np.where(
+            prog == DRUMS, rng.integers(36, 52, size=notes), low + rng.integers(0, 25, size=notes)
+        )
         piece = Piece(make_notes(start, start + 0.2, pitch, rng.integers(40, 120, size=notes), prog))
         write_midi(piece, folder / f"{k}.mid")
 

@@ -2,21 +2,21 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import M21, PACKAGED
+from runcli import assert_user_error, main
 
 from musenet.data.build import BuildConfig, build
 from musenet.data.merge import merge
 from musenet.data.shards import open_split, read_meta
 from musenet.errors import UserError
 
-SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
-MULTI = SHARED_MIDI / "MidiTok/tests/MIDIs_multitrack"
-ONE = SHARED_MIDI / "MidiTok/tests/MIDIs_one_track"
+# real files shipped inside music21: five distinct pieces for one build, three for the other
+BAND = [M21 / f"midi/testPrimitive/test{k:02d}.mid" for k in (2, 3, 6, 7, 9)]
+KEYS = [M21 / "midi/testPrimitive/test11.mid", M21 / "midi/testPrimitive/test17.mid", PACKAGED["short"]]
 
 
 def _folder(root: Path, names: list[Path]) -> Path:
@@ -28,10 +28,8 @@ def _folder(root: Path, names: list[Path]) -> Path:
 
 @pytest.fixture
 def two_builds(tmp_path):
-    if not MULTI.is_dir():
-        pytest.skip("../shared/midi is not beside the repo")
-    band = _folder(tmp_path / "band", sorted(MULTI.glob("*.mid"))[:5])
-    keys = _folder(tmp_path / "keys", sorted(ONE.glob("POP909_*.mid")))
+    band = _folder(tmp_path / "band", BAND)
+    keys = _folder(tmp_path / "keys", KEYS)
     csv = tmp_path / "band.csv"
     names = sorted(p.name for p in band.iterdir())
     # every file pinned: two to test, one to val, the rest to train, whatever their hashes say
@@ -63,11 +61,9 @@ def test_a_labels_csv_pins_splits(two_builds):
 
 
 def test_a_bad_split_in_the_csv_is_a_user_error(tmp_path):
-    if not ONE.is_dir():
-        pytest.skip("../shared/midi is not beside the repo")
-    root = _folder(tmp_path / "m", [ONE / "POP909_022.mid"])
+    root = _folder(tmp_path / "m", [PACKAGED["piano"]])
     csv = tmp_path / "l.csv"
-    csv.write_text("POP909_022.mid,pop,holdout\n")
+    csv.write_text(f"{PACKAGED['piano'].name},pop,holdout\n")
     with pytest.raises(UserError, match="holdout"):
         build(BuildConfig(source=str(root), out=tmp_path / "o", labels=csv, workers=1, progress=False))
 
@@ -114,10 +110,10 @@ def test_merge_refuses_what_it_cannot_merge(two_builds):
     with pytest.raises(UserError, match="not a built dataset"):
         merge(tmp / "x", [tmp / "a", tmp / "nothing"])
     # another vocabulary: a style outside the defaults is appended to the styles
-    other = _folder(tmp / "odd", [ONE / "POP909_010.mid"])
+    other = _folder(tmp / "odd", [PACKAGED["piano"]])
     build(BuildConfig(source=str(other.parent / "odd"), out=tmp / "c", workers=1, progress=False))
     (tmp / "weird" / "bebop").mkdir(parents=True)
-    shutil.copy(ONE / "POP909_008.mid", tmp / "weird" / "bebop" / "x.mid")
+    shutil.copy(PACKAGED["short"], tmp / "weird" / "bebop" / "x.mid")
     build(BuildConfig(source=str(tmp / "weird"), out=tmp / "d", workers=1, progress=False))
     with pytest.raises(UserError, match="another vocabulary"):
         merge(tmp / "cd", [tmp / "c", tmp / "d"])
@@ -126,19 +122,7 @@ def test_merge_refuses_what_it_cannot_merge(two_builds):
 
 def test_merge_cli(two_builds):
     tmp, _, _, _, _ = two_builds
-    cmd = [
-        sys.executable,
-        "-m",
-        "musenet",
-        "data",
-        "merge",
-        str(tmp / "a"),
-        str(tmp / "b"),
-        "--out",
-        str(tmp / "m"),
-    ]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = main("data", "merge", tmp / "a", tmp / "b", "--out", tmp / "m")
     assert r.returncode == 0, r.stderr
     assert "merged from" in r.stdout and (tmp / "m" / "meta.json").is_file()
-    r = subprocess.run(cmd[:-3] + ["--out", str(tmp / "m2")], capture_output=True, text=True)
-    assert r.returncode == 2 and "two or more" in r.stderr and "Traceback" not in r.stderr
+    assert_user_error(main("data", "merge", tmp / "a", "--out", tmp / "m2"), "two or more")

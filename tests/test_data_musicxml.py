@@ -68,3 +68,15 @@ def test_agrees_with_music21_on_corpus_files():
             assert np.array_equal(np.sort(fast.notes[f]), np.sort(ref[f])), (rel, f)
         assert np.allclose(np.sort(fast.notes["start"]), np.sort(ref["start"])), rel
         assert np.allclose(np.sort(fast.notes["end"]), np.sort(ref["end"])), rel
+
+
+def test_a_printed_metronome_mark_wins_over_a_disagreeing_sound_tempo():
+    # OpenScore Lieder's lc5669857: "quarter = 148" printed over <sound tempo="48">, then <sound tempo="148">
+    direction = (
+        b"<direction><direction-type><metronome><beat-unit>quarter</beat-unit><per-minute>148</per-minute>"
+        b"</metronome></direction-type><sound tempo='48'/></direction>"
+    )
+    score = SCORE.replace(b'<sound tempo="60"/>', b"").replace(
+        b'<measure number="1">', b'<measure number="1">' + direction
+    )
+    assert read_musicxml(score)[1] == [(0.0, 148.0)]

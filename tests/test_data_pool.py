@@ -36,3 +36,12 @@ def test_init_runs_in_each_worker():
         os.environ["POOL_INIT"] = "yes"
 
     assert {o.value for o in run_tasks(check, [0, 1, 2], workers=2, timeout_s=10, init=init)} == {"yes"}
+
+
+def test_a_time_limit_per_task():
+    def nap(seconds):
+        time.sleep(seconds)
+        return seconds
+
+    out = {o.index: o for o in run_tasks(nap, [0.5, 0.5], workers=2, timeout_s=[0.2, 5.0])}
+    assert out[0].error.startswith("took longer than 0.2 s") and out[1].value == 0.5

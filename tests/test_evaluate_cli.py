@@ -1,14 +1,17 @@
-"""`musenet evaluate` end to end through the real entry point: a tiny data build from ../shared/midi, a tiny random
-model (and a second one without structural embeddings, as the ablation compares), a report with the documented keys."""
+"""`musenet evaluate` end to end through the real entry point: a tiny data build from the MIDI files music21 ships, a
+tiny random model (and a second one without structural embeddings, as the ablation compares), a report with the
+documented keys. The whole report is `slow` (`make test-slow`); the likelihood-only run and the errors are not."""
 
 import json
 import math
 import shutil
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import M21
+from runcli import main as main_
+from runcli import subprocess
 
 from musenet.cli import main
 from musenet.codec.vocab import Vocab, VocabConfig
@@ -17,19 +20,14 @@ from musenet.model import checkpoint
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT
 
-# style folder -> files; the hash split (--test 0.35) puts POP909_008, Maestro_1 and the Etude in test
+# style folder -> files (music21's MIDI tests and a Mozart opening); the first of each is pinned to test
 FILES = {
-    "pop": ["MIDIs_multitrack/Funkytown.mid", "MIDIs_one_track/POP909_022.mid", "MIDIs_one_track/POP909_010.mid",
-            "MIDIs_one_track/POP909_008.mid"],
-    "classical": ["MIDIs_one_track/Maestro_1.mid", "MIDIs_one_track/6354774_Macabre Waltz.mid",
-                  "MIDIs_one_track/6338816_Etude No. 4.mid", "MIDIs_one_track/Maestro_3.mid"],
+    "pop": ["midi/testPrimitive/test03.mid", "midi/testPrimitive/test02.mid", "midi/testPrimitive/test06.mid",
+            "midi/testPrimitive/test07.mid"],
+    "classical": ["omr/k525short.mid", "midi/testPrimitive/test09.mid", "midi/testPrimitive/test11.mid",
+                  "midi/testPrimitive/test17.mid"],
 }  # fmt: skip
-
-
-def musenet(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "musenet", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
+musenet = subprocess
 
 
 def save_model(path, vocab, embeddings: bool):
@@ -42,19 +40,23 @@ def save_model(path, vocab, embeddings: bool):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, shared_midi):
+def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
+    rows = ["path,style,split"]
     for style, names in FILES.items():
         (root / "midi" / style).mkdir(parents=True)
-        for name in names:
-            shutil.copy(shared_midi / "MidiTok/tests" / name, root / "midi" / style)
-    r = musenet("data", "build", "--source", root / "midi", "--out", root / "data", "--val", 0, "--test", 0.35,
-                "--workers", 1, "--quiet", "--no-cache")  # fmt: skip
+        for k, name in enumerate(names):
+            shutil.copy(M21 / name, root / "midi" / style)
+            rows.append(f"{style}/{Path(name).name},{style},{'test' if k == 0 else 'train'}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    r = main_("data", "build", "--source", root / "midi", "--labels", root / "labels.csv", "--out", root / "data",
+              "--workers", 1, "--quiet", "--no-cache")  # fmt: skip
     assert r.returncode == 0, r.stderr
     vocab = read_vocab(root / "data")
     return root, save_model(root / "m1", vocab, True), save_model(root / "m2", vocab, False)
 
 
+@pytest.mark.slow
 def test_evaluate_writes_report_metrics_and_plots(built):
     root, m1, m2 = built
     out = root / "report"

@@ -98,3 +98,20 @@ def test_data_without_infill_tokens_cannot_train_infilling(data_dir, tmp_path):
     (old / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="rebuild"):
         WindowDataset(old, "train", CONTEXT, augment=True, infill_share=0.5)
+
+
+def test_a_run_with_an_infill_share_trains_and_saves_it(data_dir, tmp_path):
+    from musenet.model import checkpoint
+    from musenet.train.loop import train
+
+    small = dict(n_layer=1, n_head=2, n_embd=32, context=CONTEXT, batch_size=2, eval_batches=1, threads=1)
+    cfg = TrainConfig(data=str(data_dir), out=str(tmp_path / "run"), max_steps=2, eval_interval=2, **small)
+    with pytest.raises(UserError, match="cannot train infilling"):  # a dataset class without the option
+        train(
+            TrainConfig(
+                **{**cfg.__dict__, "dataset": "musenet.train.synthetic:SyntheticDataset", "infill_share": 0.5}
+            )
+        )
+    train(TrainConfig(**{**cfg.__dict__, "infill_share": 0.5}))
+    _, meta = checkpoint.load_model(tmp_path / "run")
+    assert meta["train"]["infill_share"] == 0.5 and meta["vocab"]["infill"] is True

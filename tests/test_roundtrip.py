@@ -1,4 +1,5 @@
-"""decode(encode(x)) equals x after the codec's documented quantisation, over every real file in ../shared/midi.
+"""decode(encode(x)) equals x after the codec's documented quantisation, over every real file at hand: the MIDI
+files shipped inside music21 (every clone), and those in ../shared/midi where present.
 
 The expected notes are computed here from the rules as written in `codec.rules` (program -> instrument, times
 rounded to 10 ms, pitches folded by octaves, equal velocity bins), independently of the codec's own code.
@@ -8,7 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import CORRUPT, loadable_files, shared_midi_files
+from conftest import CORRUPT, corrupt_copy, loadable_files, packaged_midi_files, shared_midi_files
 
 from musenet.codec.decode import decode
 from musenet.codec.encode import encode
@@ -57,9 +58,10 @@ def decoded_notes(piece):
 
 
 def test_the_fixture_files_are_there():
+    assert len(packaged_midi_files()) >= 20, "music21 ships 23 MIDI files"
     files = shared_midi_files()
-    assert len(files) > 100, "../shared/midi should hold ~111 MIDI files"
-    assert len(loadable_files()) == len(files) - len(CORRUPT)
+    assert not files or len(files) > 100, "../shared/midi, where present, holds ~111 MIDI files"
+    assert len(loadable_files()) == len(packaged_midi_files()) + len(files) - len(CORRUPT) * bool(files)
 
 
 @pytest.mark.parametrize("path", loadable_files(), ids=lambda p: p.name)
@@ -108,9 +110,11 @@ def test_encoding_is_a_fixed_point_through_midi(path, pieces):
     np.testing.assert_allclose(np.sort(reread.notes["start"]), np.sort(back.notes["start"]), atol=1e-3)
 
 
-def test_corrupt_files_raise_midierror(shared_midi):
-    corrupt = [p for p in shared_midi_files() if p.name in CORRUPT]
-    assert len(corrupt) == len(CORRUPT)
+def test_corrupt_files_raise_midierror(tmp_path):
+    corrupt = [corrupt_copy(p, tmp_path / f"cut-{p.name}") for p in packaged_midi_files()[:5]]
+    shared = [p for p in shared_midi_files() if p.name in CORRUPT]
+    assert not shared_midi_files() or len(shared) == len(CORRUPT)
+    corrupt += shared
     with SafeLoader() as loader:
         for path in corrupt:
             with pytest.raises(MidiError) as err:

@@ -37,9 +37,18 @@ def test_zero_length_notes_last_one_unit():
 
 def test_out_of_range_pitches_fold_by_octaves_and_drums_drop():
     # violin's range starts at G3 (55): C2 (36) folds to C4 (60); a piano C9 (120) folds to C8 (108)
-    counts, notes = roundtrip([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [36, 120, 20], program=[40, 0, DRUMS])
+    counts, notes = roundtrip([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [36, 120, 100], program=[40, 0, DRUMS])
     assert counts["pitch_folded"] == 2 and counts["drum_out_of_range"] == 1
     assert sorted(notes["pitch"].tolist()) == [60, 108]
+
+
+def test_drum_keys_of_other_kits_become_their_gm_drums():
+    # a Roland e-kit's hi-hat edges (22 closed, 26 open) and an XG kit's surdo (13) -> GM 42, 46, 86; the GM
+    # keys themselves stay (58 is a vibraslap in GM, even though the e-kit uses it for a tom rim); 5 has no GM twin
+    t = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    counts, notes = roundtrip(t, [x + 0.1 for x in t], [22, 26, 13, 42, 58, 5], program=DRUMS)
+    assert counts["drum_mapped"] == 3 and counts["drum_out_of_range"] == 1
+    assert notes["pitch"].tolist() == [42, 46, 86, 42, 58]
 
 
 def test_too_many_notes_at_once():

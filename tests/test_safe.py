@@ -3,9 +3,12 @@
 import random
 import time
 
+import numpy as np
 import pytest
-from conftest import loadable_files
+from conftest import PACKAGED, loadable_files
 
+from musenet.codec.events import Piece
+from musenet.codec.midi_io import write_midi
 from musenet.codec.safe import Limits, MidiError, SafeLoader, load_midi
 
 
@@ -28,30 +31,36 @@ def test_size_and_header_limits(tmp_path):
         load_midi(riff)
 
 
-def test_note_and_duration_limits(shared_midi):
-    path = shared_midi / "MidiTok/tests/MIDIs_one_track/Maestro_7.mid"  # 20k notes, 27 minutes
-    with pytest.raises(MidiError, match="notes, over the limit"):
+def test_note_and_duration_limits():
+    path = PACKAGED["band"]  # 6,059 notes, ~10 minutes
+    with pytest.raises(MidiError, match="6059 notes, over the limit"):
         load_midi(path, Limits(max_notes=1000))
-    with pytest.raises(MidiError, match="minutes, over the limit of 10"):
-        load_midi(path, Limits(max_seconds=600))
-    assert len(load_midi(path)) > 20000
+    with pytest.raises(MidiError, match="minutes, over the limit of 5"):
+        load_midi(path, Limits(max_seconds=300))
+    assert len(load_midi(path)) > 6000
 
 
-def test_timeout_kills_the_worker_and_the_next_file_loads(shared_midi):
-    path = shared_midi / "MidiTok/tests/MIDIs_one_track/Maestro_6.mid"
+def test_timeout_kills_the_worker_and_the_next_file_loads():
+    path = PACKAGED["long"]
     with SafeLoader(Limits(timeout_s=1e-4)) as slow, pytest.raises(MidiError, match="took longer than"):
         slow.load(path)
     with SafeLoader() as loader:
         assert len(loader.load(path)) > 1000
 
 
-def test_memory_cap_turns_into_midierror(shared_midi):
-    path = shared_midi / "MidiTok/tests/MIDIs_one_track/Maestro_6.mid"
+def test_memory_cap_turns_into_midierror(tmp_path):
+    band = load_midi(PACKAGED["band"])
+    notes = np.concatenate([band.notes] * 6)  # the same music 6 times over: 36k notes, ~300 kB of MIDI
+    notes["start"] += np.repeat(np.arange(6) * band.duration, len(band.notes))
+    notes["end"] += np.repeat(np.arange(6) * band.duration, len(band.notes))
+    path = tmp_path / "big.mid"
+    write_midi(Piece(notes), path)
+    assert len(load_midi(path, Limits(max_seconds=1e6, max_notes=10**6))) == len(notes)
     with SafeLoader(Limits(memory_mb=1)) as loader, pytest.raises(MidiError, match="memory"):
         loader.load(path)
 
 
-def test_fuzzed_files_load_or_fail_cleanly(shared_midi):
+def test_fuzzed_files_load_or_fail_cleanly():
     """Byte flips, truncations and splices of real files: each loads or gives a one-line MidiError, fast."""
     rng = random.Random(0)
     seeds = [p.read_bytes() for p in loadable_files() if p.stat().st_size < 60_000][:20]

@@ -157,7 +157,7 @@ BROKEN = {
     "tokenizer larger than the model": "the tokenizer has 400 tokens",
     "a pickle with code": "refused by torch.load(weights_only=True)",
     "a pickle that is not a zip": "not a file of plain tensors",
-    "bad top-p": "top-p must be in (0, 1]",
+    "bad top-p": "top-p must be in [1.2e-07, 1]",
     "bad candidates": "candidates must be 1..64",
 }
 

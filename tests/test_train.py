@@ -3,9 +3,11 @@
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from runcli import assert_user_error, main
 
 from musenet.model import GPT, GPTConfig, checkpoint
 from musenet.train.config import TrainConfig
@@ -114,25 +116,25 @@ def test_a_short_run_learns_and_writes_its_run_folder(tmp_path):
         assert torch.equal(model.state_dict()[k], v)
 
 
-def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
-    from musenet.cli import main
+def test_user_errors_are_one_line_and_exit_2(tmp_path):
+    def cli(*args: str):
+        return main("train", *args)
 
-    def cli(*args: str) -> tuple[int, str]:
-        code = main(["train", *args])
-        return code, capsys.readouterr().err
-
-    code, err = cli("--data", str(tmp_path / "none"), "--out", str(tmp_path / "run"), "--max-steps", "1")
-    assert code == 2 and "not a built dataset" in err and len(err.splitlines()) == 1, err
-    code, err = cli("--data", "x", "--out", str(tmp_path / "run"), "--dataset", "no.such:Module")
-    assert code == 2 and "--dataset" in err
-    code, err = cli("--data", "x", "--out", str(tmp_path / "run"), "--resume")
-    assert code == 2 and "no checkpoint" in err
+    assert_user_error(
+        cli("--data", tmp_path / "none", "--out", tmp_path / "run", "--max-steps", "1"), "not a built dataset"
+    )
+    assert_user_error(
+        cli("--data", "x", "--out", tmp_path / "run", "--dataset", "no.such:Module"), "--dataset"
+    )
+    assert_user_error(cli("--data", "x", "--out", tmp_path / "run", "--resume"), "no checkpoint")
+    assert_user_error(cli("--data", "x", "--out", tmp_path / "run", "--preset", "huge"), "invalid choice")
+    assert_user_error(cli("--data", "x", "--out", tmp_path / "run", "--grad-accum", "0"), "--grad-accum")
     checkpoint.save(tmp_path / "run", GPT(GPTConfig(n_layer=1, n_embd=8, n_head=1, vocab_size=8, block_size=8)),
                     step=1, seed=0, train=TrainConfig(data="x", out=str(tmp_path / "run")).resolved().to_dict())  # fmt: skip
-    code, err = cli("--data", "x", "--out", str(tmp_path / "run"), "--dataset", SYNTH)
-    assert code == 2 and "--resume" in err
-    code, err = cli("--data", "x", "--out", str(tmp_path / "run"), "--resume", "--lr", "0.5")
-    assert code == 2 and "cannot change lr" in err
+    assert_user_error(cli("--data", "x", "--out", tmp_path / "run", "--dataset", SYNTH), "--resume")
+    assert_user_error(
+        cli("--data", "x", "--out", tmp_path / "run", "--resume", "--lr", "0.5"), "cannot change lr"
+    )
 
 
 def test_module_entry_point_help():
@@ -172,9 +174,17 @@ def test_zero_structural_init_starts_the_tables_at_zero_and_trains_them(tmp_path
         TrainConfig(data="u", out="o", structural_init="ones")
 
 
-def test_auto_dtype_follows_the_hardware():
-    from musenet.train.optim import autocast_dtype, fast_bf16
+def test_auto_dtype_follows_the_hardware(monkeypatch):
+    from musenet.train import optim
 
     cpu = torch.device("cpu")
-    assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu) is torch.bfloat16
-    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if fast_bf16(cpu) else None)
+    assert optim.autocast_dtype("fp32", cpu) is None and optim.autocast_dtype("bf16", cpu) is torch.bfloat16
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    if flags & {"avx512_bf16", "amx_bf16"}:  # the CPU says so itself: bf16 matmuls in hardware
+        assert optim.autocast_dtype("auto", cpu) is torch.bfloat16
+    elif flags and "avx512f" not in flags:  # AVX2 at most: the slow fallback
+        assert optim.autocast_dtype("auto", cpu) is None
+    for fast, want in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(optim, "fast_bf16", lambda device, fast=fast: fast)
+        assert optim.autocast_dtype("auto", cpu) is want

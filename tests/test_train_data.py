@@ -1,27 +1,24 @@
 """`musenet train` on a real built dataset (musenet.data.dataset.WindowDataset), through the CLI entry point."""
 
 import shutil
-from pathlib import Path
 
 import pytest
+from conftest import PACKAGED
 
 from musenet.model import checkpoint
 from musenet.train.log import losses
 
-SHARED_MIDI = Path(__file__).resolve().parents[2] / "shared" / "midi"
-FILES = ["MidiTok/tests/MIDIs_multitrack/Funkytown.mid", "MidiTok/tests/MIDIs_one_track/POP909_022.mid"]
+FILES = [PACKAGED["band"], PACKAGED["piano"]]
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    if not SHARED_MIDI.is_dir():
-        pytest.skip("../shared/midi is not beside the repo")
     from musenet.data.build import BuildConfig, build
 
     root = tmp_path_factory.mktemp("ds")
     (root / "midi" / "pop").mkdir(parents=True)
-    for k, name in enumerate(FILES):
-        shutil.copy(SHARED_MIDI / name, root / "midi" / "pop" / f"{k}.mid")
+    for k, path in enumerate(FILES):
+        shutil.copy(path, root / "midi" / "pop" / f"{k}.mid")
     build(BuildConfig(source=str(root / "midi"), out=root / "data", workers=1, val_fraction=0, test_fraction=0,
                       progress=False))  # fmt: skip
     return root / "data"

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -25,6 +26,7 @@ save_file(result.model.state_dict(), os.path.join(out, f"rank{os.environ['RANK']
 """
 
 
+@pytest.mark.slow
 def test_two_ranks_hold_identical_weights(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)

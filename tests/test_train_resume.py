@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from musenet.model import checkpoint
 from musenet.train.log import losses
 
@@ -32,6 +34,7 @@ def saved_step(run) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_kill_and_resume_replays_the_same_loss_curve(tmp_path):
     straight = launch(tmp_path / "straight")  # runs alongside the one we kill
     killed = launch(tmp_path / "killed")

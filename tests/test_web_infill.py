@@ -104,8 +104,13 @@ def test_regenerate_a_span_adds_children_that_keep_the_rest(client):
         ({"instruments": ["kazoo"]}, 400, "unknown instrument 'kazoo'"),
         ({"instruments": []}, 400, "at least one instrument"),
         ({"end": 1e300}, 400, "at most 120 s"),
-        ({"candidates": 0}, 400, "candidates"),
-        ({"temperature": 0}, 400, "temperature"),
+        ({"instruments": ["x" * 5000]}, 400, "unknown instrument 'xxx"),
+        ({"candidates": 9}, 400, "candidates must be 1..8"),
+        ({"candidates": 0}, 422, "candidates"),
+        ({"temperature": 1e-4}, 400, "temperature"),
+        ({"temperature": 1000}, 422, "temperature"),
+        ({"top_k": -1}, 422, "top_k"),
+        ({"top_p": 2}, 422, "top_p"),
         ({"start": "soon"}, 422, "start"),
         ({"seed": -1}, 422, "seed"),
     ],
@@ -115,6 +120,7 @@ def test_bad_spans_are_one_line_errors_that_store_nothing(client, change, status
     node = primer(client, sid)
     r = client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN | change)
     one_line_error(r, status, words)
+    assert len(r.json()["detail"]) < 600  # what was sent is quoted a few dozen characters at most
     assert [n["id"] for n in client.get(f"/api/sessions/{sid}").json()["nodes"]] == [node["id"]]
     assert client.get("/api/info").json()["queue"]["waiting"] == 0
 
@@ -141,6 +147,29 @@ def test_unknown_nodes_and_other_sessions_nodes_are_404(client):
     node = primer(client, a)
     for sid, nid in ((b, node["id"]), (a, "nope")):
         one_line_error(client.post(f"/api/sessions/{sid}/nodes/{nid}/infill", json=SPAN), 404, "unknown node")
+
+
+def test_an_infill_job_is_read_and_cancelled_within_its_session_only(client):
+    mine, other = session(client), session(client)
+    node = primer(client, mine)
+    job = client.post(f"/api/sessions/{mine}/nodes/{node['id']}/infill", json=SPAN).json()
+    assert job["session"] == mine
+    one_line_error(client.get(f"/api/sessions/{other}/jobs/{job['job']}"), 404, "unknown or expired job")
+    one_line_error(client.delete(f"/api/sessions/{other}/jobs/{job['job']}"), 404, "unknown or expired job")
+    assert finish(client, job)["status"] == "done"
+
+
+def test_an_infill_that_would_pass_the_store_cap_stores_nothing(client, musenet_home):
+    service = client.app.state.service
+    sid = session(client)
+    node = primer(client, sid)
+    before = service.store.total_bytes
+    service.store.max_bytes = before + 2000  # room for a candidate's MIDI, not its WAV
+    job = finish(client, client.post(f"/api/sessions/{sid}/nodes/{node['id']}/infill", json=SPAN).json())
+    assert job["status"] == "error" and "storage is full" in job["error"]
+    assert [n["id"] for n in client.get(f"/api/sessions/{sid}").json()["nodes"]] == [node["id"]]
+    on_disk = sum(p.stat().st_size for p in (musenet_home / "web").rglob("*") if p.is_file())
+    assert on_disk == service.store.total_bytes == before <= service.store.max_bytes
 
 
 def test_a_model_that_never_learned_infilling_says_so(tmp_path, musenet_home):

@@ -76,6 +76,27 @@ MUSENET_INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("drums", 27, 87, DRUMS, (DRUMS,), drums=True),
 )
 
+# Drum keys of other kits outside the GM2 key map (27-87) -> the GM key of the same drum. Only keys outside the
+# drum instrument's range are mapped (inside it, a key keeps its GM meaning); unlisted ones are still dropped.
+DRUM_KEY_MAP: dict[int, int] = {
+    # Roland V-Drums e-kits (TD-11 ... TD-50; the Groove MIDI Dataset): the hi-hat's edge zones
+    22: 42,  # closed hi-hat, edge -> closed hi-hat
+    26: 46,  # open hi-hat, edge -> open hi-hat
+    # Yamaha XG / Roland GS kits: the keys below GM2's High Q
+    13: 86,  # surdo mute -> mute surdo
+    14: 87,  # surdo open -> open surdo
+    15: 27,  # high Q
+    16: 28,  # whip slap -> slap
+    17: 29,  # scratch push
+    18: 30,  # scratch pull
+    19: 39,  # finger snap -> hand clap
+    20: 32,  # click noise -> square click
+    21: 33,  # metronome click
+    23: 33,  # sequencer click low -> metronome click
+    24: 33,  # sequencer click high -> metronome click
+    25: 38,  # snare roll / brush tap -> acoustic snare
+}
+
 DROPPED_PROGRAMS = _r(
     120, 127
 )  # guitar fret noise, breath, seashore, birds, telephone, helicopter, applause, gunshot

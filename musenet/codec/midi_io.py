@@ -11,12 +11,14 @@ program, drums on channel 10.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import symusic
 
+from ..files import write_bytes
 from .events import DRUMS, NOTE_DTYPE, Piece, empty_notes, sort_notes
 
 TICKS_PER_QUARTER = 500  # at 120 bpm: 1 tick = 1 ms
@@ -33,7 +35,18 @@ def score_from_bytes(data: bytes) -> symusic.Score:
     return symusic.Score.from_midi(data)
 
 
-def piece_from_score(score: symusic.Score, cfg: ReadConfig = ReadConfig(), title: str = "") -> Piece:
+# (track name, GM program, pitches of its notes) -> the program to record for the track (see `data.parts`)
+ProgramChoice = Callable[[str, int, np.ndarray], int]
+
+
+def piece_from_score(
+    score: symusic.Score,
+    cfg: ReadConfig = ReadConfig(),
+    title: str = "",
+    program_of: ProgramChoice | None = None,
+) -> Piece:
+    """The notes of every track (symusic gives one per track, channel and program); `program_of` may choose a
+    pitched track's program from its name and notes instead of the file's program."""
     sec = score.to("second")
     chunks = []
     for track in sec.tracks:
@@ -48,7 +61,12 @@ def piece_from_score(score: symusic.Score, cfg: ReadConfig = ReadConfig(), title
         notes["start"], notes["end"] = start, end
         notes["pitch"] = arr["pitch"]
         notes["velocity"] = arr["velocity"]
-        notes["program"] = DRUMS if track.is_drum else track.program
+        if track.is_drum:
+            notes["program"] = DRUMS
+        else:
+            notes["program"] = (
+                track.program if program_of is None else program_of(track.name, track.program, arr["pitch"])
+            )
         chunks.append(notes)
     notes = sort_notes(np.concatenate(chunks)) if chunks else empty_notes()
     return Piece(notes, title=title)
@@ -95,10 +113,7 @@ def midi_bytes(piece: Piece) -> bytes:
 
 def write_midi(piece: Piece, path: str | Path) -> None:
     """Writes atomically: a crash never leaves a half-written file at `path`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(midi_bytes(piece))
-    tmp.replace(path)
+    write_bytes(path, midi_bytes(piece))
 
 
 __all__ = ["NOTE_DTYPE", "ReadConfig", "midi_bytes", "piece_from_score", "read_midi", "write_midi"]

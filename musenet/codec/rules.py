@@ -7,7 +7,9 @@ a round trip applies, so `decode(encode(x))` equals `clean(x)` note for note. In
    (sound effects) are dropped: `dropped_program`.
 2. **Time.** Onsets and offsets are rounded to the nearest time unit (10 ms by default).
 3. **Pitch range.** A pitched note outside its instrument's range is moved by whole octaves into it, keeping its
-   pitch class: `pitch_folded`. A drum note outside the drum key map is dropped: `drum_out_of_range`.
+   pitch class: `pitch_folded`. A drum key outside the drum key map that another kit uses for a GM drum (a
+   Roland e-kit's hi-hat edge 22, an XG kit's keys below 27: `instruments.DRUM_KEY_MAP`) becomes that GM key:
+   `drum_mapped`; any other is dropped: `drum_out_of_range`.
 4. **Velocity.** MIDI velocity 1-127 is cut into equal bins (velocity 0 counts as 1).
 5. **Zero-length notes.** A pitched note that is shorter than one unit after rounding (including a note-on and
    note-off on the same tick) lasts one unit: `zero_length`.
@@ -32,7 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .events import Piece
+from .instruments import DRUM_KEY_MAP
 from .vocab import Vocab
+
+_KEY_MAP = np.arange(128, dtype=np.int64)
+for _key, _gm in DRUM_KEY_MAP.items():
+    _KEY_MAP[_key] = _gm
 
 
 @dataclass
@@ -76,6 +83,11 @@ def clean(piece: Piece, vocab: Vocab) -> tuple[Notes, Counter]:
     pitch = raw["pitch"].astype(np.int64)
     lo, hi = vocab.low[inst], vocab.high[inst]
     out = (pitch < lo) | (pitch > hi)
+    kit = _KEY_MAP[np.clip(pitch, 0, 127)]
+    mapped = out & drums & (kit >= lo) & (kit <= hi)
+    counts["drum_mapped"] += int(mapped.sum())
+    pitch = np.where(mapped, kit, pitch)
+    out &= ~mapped
     drop = out & drums
     counts["drum_out_of_range"] += int(drop.sum())
     fold = out & ~drums

@@ -23,12 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MidiError  # noqa: F401 -- raised here; importable from here as before
 from .events import NOTE_DTYPE, Piece
 from .midi_io import ReadConfig
-
-
-class MidiError(ValueError):
-    """A MIDI file that cannot or may not be loaded. The message is one line, fit to show a user."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +55,40 @@ def check_header(data: bytes, limits: Limits) -> None:
         if data[:4] == b"RIFF":
             raise MidiError("RIFF-wrapped MIDI (.rmi) is not supported; export it as a standard MIDI file")
         raise MidiError("not a MIDI file (it does not start with an 'MThd' header)")
-    length, fmt, ntracks = struct.unpack(">IHH", data[4:12])
+    length, fmt, ntracks, division = struct.unpack(">IHHH", data[4:14])
     if length < 6:
         raise MidiError(f"corrupt MIDI header (length {length})")
     if fmt > 2:
         raise MidiError(f"unknown MIDI format {fmt} (expected 0, 1 or 2)")
     if ntracks > limits.max_tracks:
         raise MidiError(f"{ntracks} tracks, over the limit of {limits.max_tracks}")
+    if division == 0:  # ticks per quarter note: 0 makes every time infinite
+        raise MidiError("corrupt MIDI header (time division 0 ticks per quarter note)")
+    if division & 0x8000:
+        raise MidiError("SMPTE time division is not supported; save the file with ticks per quarter note")
+
+
+def check_notes(notes: np.ndarray, limits: Limits) -> None:
+    """What a loaded file must hold to be encoded, rendered and continued: finite times from 0 on, notes that end
+    after they start, MIDI pitches and velocities, a bounded duration. Runs in the worker and again in the parent
+    (a note array from a worker is checked like any input)."""
+    if len(notes) > limits.max_notes:
+        raise MidiError(f"{len(notes)} notes, over the limit of {limits.max_notes}")
+    if not len(notes):
+        return
+    start, end = notes["start"], notes["end"]
+    if not (np.isfinite(start).all() and np.isfinite(end).all()):
+        raise MidiError("note times are not finite (a corrupt tempo or time division)")
+    if start.min() < 0 or (end < start).any():
+        raise MidiError("notes with negative times or lengths (a corrupt file)")
+    if not ((notes["pitch"] >= 0).all() and (notes["pitch"] <= 127).all()):
+        raise MidiError("pitches outside MIDI's 0..127 (a corrupt file)")
+    if not ((notes["velocity"] >= 0).all() and (notes["velocity"] <= 127).all()):
+        raise MidiError("velocities outside MIDI's 0..127 (a corrupt file)")
+    if float(end.max()) > limits.max_seconds:
+        raise MidiError(
+            f"lasts {float(end.max()) / 60:.0f} minutes, over the limit of {limits.max_seconds / 60:.0f}"
+        )
 
 
 # ---- the worker (child process) --------------------------------------------------------------------------------
@@ -79,8 +103,10 @@ def _cap_memory(extra_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
-    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker."""
+def parse(data: bytes, limits: Limits, read: ReadConfig, program_of=None) -> np.ndarray:
+    """Parses MIDI bytes into a note array, enforcing the limits. Runs inside the worker.
+
+    `program_of`: see `midi_io.piece_from_score` (the data build chooses a track's instrument by its register)."""
     from .midi_io import piece_from_score, score_from_bytes
 
     try:
@@ -95,12 +121,11 @@ def parse(data: bytes, limits: Limits, read: ReadConfig) -> np.ndarray:
     n = score.note_num()
     if n > limits.max_notes:
         raise MidiError(f"{n} notes, over the limit of {limits.max_notes}")
-    piece = piece_from_score(score, read)
-    if piece.duration > limits.max_seconds:
-        raise MidiError(
-            f"lasts {piece.duration / 60:.0f} minutes, over the limit of {limits.max_seconds / 60:.0f}"
-        )
-    return piece.notes
+    if score.ticks_per_quarter <= 0:
+        raise MidiError(f"corrupt MIDI header (time division {score.ticks_per_quarter})")
+    notes = piece_from_score(score, read, program_of=program_of).notes
+    check_notes(notes, limits)
+    return notes
 
 
 def _read_frame(stream) -> bytes | None:
@@ -228,7 +253,13 @@ class SafeLoader:
         status, payload = answer
         if status != b"K":
             raise MidiError(f"{name}: {payload.decode(errors='replace')}")
+        if len(payload) % NOTE_DTYPE.itemsize:
+            raise MidiError(f"{name}: the parser's answer is corrupt; the file is rejected")
         notes = np.frombuffer(payload, dtype=NOTE_DTYPE).copy()
+        try:
+            check_notes(notes, self.limits)
+        except MidiError as e:
+            raise MidiError(f"{name}: {e}") from None
         return Piece(notes, style=style, title=Path(name).stem)
 
     def load(self, path: str | Path, style: str | None = None) -> Piece:

@@ -57,6 +57,24 @@ DEFAULT_STYLES: tuple[str, ...] = (
     "latin",
     "electronic",
     "world",
+    # added with the corpus of issue 18 (composers and genres users ask for, each with >= 50 k tokens of data;
+    # see `data.sources.styles` for what joins which); the ids above are unchanged
+    "chopin",
+    "schubert",
+    "brahms",
+    "liszt",
+    "mendelssohn",
+    "debussy",
+    "rachmaninoff",
+    "grieg",
+    "clementi",
+    "albeniz",
+    "country",
+    "funk",
+    "soul",
+    "reggae",
+    "metal",
+    "march",
 )
 
 INFILL_TOKENS: tuple[str, ...] = ("infill", "span_start", "span_end", "fill", "fill_end")
@@ -101,8 +119,13 @@ class VocabConfig:
     """The five fill-in-the-middle tokens (`INFILL_TOKENS`, after `pad`) exist, so a model can learn to regenerate
     a span. A saved config without this field predates them and loads as False: it means what it meant."""
 
+    @property
+    def instrument_names(self) -> tuple[str, ...]:
+        """The instruments' names, in token order."""
+        return tuple(i.name for i in self.instruments)
+
     def __post_init__(self) -> None:
-        names = [i.name for i in self.instruments]
+        names = self.instrument_names
         if len(set(names)) != len(names):
             raise ValueError("instrument names must be unique")
         owners = [p for i in self.instruments for p in i.programs] + list(self.dropped_programs)
@@ -202,6 +225,19 @@ class Vocab:
     def size(self) -> int:
         return self.pad + 1 + self.n_infill
 
+    def instruments_playing(self, notes: np.ndarray) -> tuple[list[str], bool]:
+        """Which instruments play these notes (names, in token order), and whether some notes have a program that
+        no instrument takes (sound effects)."""
+        used = np.unique(self.program_to_instrument[np.asarray(notes["program"], dtype=np.int64)])
+        names = self.config.instrument_names
+        return [names[k] for k in used if k >= 0], bool((used < 0).any())
+
+    def prefix_instruments(self, ids: np.ndarray) -> tuple[str, ...]:
+        """The instrument names a token stream's prefix (`style instrument... start`) lists."""
+        ids = np.asarray(ids, dtype=np.int64)
+        ks = ids[(ids >= self.instrument_offset) & (ids < self.start)] - self.instrument_offset
+        return tuple(self.config.instrument_names[int(k)] for k in ks)
+
     # ---- per-instrument lookup arrays (vectorised encode/decode) ------------------------------------------
     @cached_property
     def program_to_instrument(self) -> np.ndarray:
@@ -261,7 +297,7 @@ class Vocab:
         return self.style_offset + styles.index(style)
 
     def instrument_id(self, name: str) -> int:
-        names = [i.name for i in self.config.instruments]
+        names = self.config.instrument_names
         if name not in names:
             raise KeyError(f"unknown instrument {name!r}; known instruments: {', '.join(names)}")
         return self.instrument_offset + names.index(name)
@@ -345,7 +381,7 @@ class Vocab:
         rows = [
             (self.wait_offset, self.style_offset, f"wait:1..{cfg.max_wait} x {cfg.time_unit_ms:g} ms"),
             (self.style_offset, self.instrument_offset, "style: " + ", ".join(cfg.styles)),
-            (self.instrument_offset, self.start, "instrument: " + ", ".join(i.name for i in cfg.instruments)),
+            (self.instrument_offset, self.start, "instrument: " + ", ".join(cfg.instrument_names)),
             (self.start, self.start + 1, "start"),
             (self.end, self.end + 1, "end"),
             (self.pad, self.pad + 1, "pad"),

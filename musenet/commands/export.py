@@ -8,12 +8,11 @@ told otherwise. `musenet generate --model OUT` (or `musenet.load("OUT")`) loads 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UserError
-
-HELP = "export a training run's model for generation (bf16 weights, sampling defaults)"
+from ..generate.config import SampleConfig
+from ..options import add_flags, build, given
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype", default="bf16", choices=("bf16", "fp16", "fp32"), help="weights (default bf16)"
     )
-    parser.add_argument("--temperature", type=float, help="the model's default sampling temperature")
-    parser.add_argument("--top-k", type=int, help="the model's default top-k (0 = off)")
-    parser.add_argument("--top-p", type=float, help="the model's default nucleus mass")
+    # the model's own sampling defaults, written into its config.json; none given: the composer's fallback
+    add_flags(parser, SampleConfig, shown={k: "not set" for k in ("temperature", "top_k", "top_p")})
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate.sampling import SampleConfig
     from ..model.checkpoint import CONFIG, WEIGHTS, export
 
     # only reads the run (a live run may be writing its next checkpoint: see `checkpoint`'s commit protocol)
@@ -36,12 +33,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.run} holds no checkpoint (config.json + model.safetensors)")
     if args.out.resolve() == args.run.resolve():
         raise UserError("export into another folder than the run's")
-    given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
-    sampling = {k: v for k, v in given.items() if v is not None}
-    try:
-        replace(SampleConfig(), **sampling)  # checks the given values
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    sampling = given(args, SampleConfig)
+    build(SampleConfig, sampling)  # checks the given values
     out = export(args.run, args.out, args.dtype, sampling=sampling or None)
     size = (out / "model.safetensors").stat().st_size / 2**20
     print(f"wrote {out}/ (model.safetensors {size:.1f} MB {args.dtype}, config.json)")

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from ..audio import ENV_VAR, PEAK_DBFS, SAMPLE_RATE, render_file
 
-HELP = "render a MIDI file to WAV through a General MIDI SoundFont"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("midi", type=Path, help="the MIDI file to render (read with the safe loader)")

@@ -15,8 +15,6 @@ from ..codec.safe import load_midi
 from ..codec.vocab import Vocab
 from ..errors import UserError
 
-HELP = "encode a MIDI file into MuseNet tokens (and optionally back)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("midi", type=Path, help="the MIDI file to encode")
@@ -35,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     vocab = Vocab()
     if args.style is not None and args.style not in vocab.config.styles:
         raise UserError(f"unknown style {args.style!r}; see `musenet vocab` for the styles")
+    if args.roundtrip is not None and args.roundtrip.is_dir():
+        raise UserError(f"--roundtrip {args.roundtrip} is a folder: give the MIDI file to write")
     if args.roundtrip is not None and not args.roundtrip.parent.is_dir():
         raise UserError(f"cannot write {args.roundtrip}: folder {args.roundtrip.parent} does not exist")
     piece = load_midi(args.midi)

@@ -7,8 +7,6 @@ import json
 
 from ..codec.vocab import Vocab
 
-HELP = "print the token vocabulary's layout"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the vocabulary config as JSON instead")

@@ -2,6 +2,6 @@
 
 config (the critic's and its training's dataclasses), model (a tiny GPT trunk + pooled linear head), windows (real
 windows cut from a built dataset), pool (generated windows on disk, keyed by the generator's weights), train (the
-loop and ROC-AUC), store (critic.safetensors + critic.json in the model's folder), rerank (N per candidate, keep
-the best), cli (`musenet train-critic`).
+loop and ROC-AUC), store (critic.safetensors + critic.json in the model's folder, and `CRITICS`, the `ScorerStore` through which
+generation finds it: reranking itself is `generate.scorer`), cli (`musenet train-critic`).
 """

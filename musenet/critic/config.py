@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from ..generate.config import SampleConfig
 
 
 @dataclass(frozen=True)
@@ -15,8 +18,11 @@ class CriticConfig:
     tokens: int = 128
     """Window length in tokens (prefix included): real and generated windows are cut to exactly this."""
     n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 128
+    """Transformer blocks."""
+    n_head: int = 2
+    """Attention heads."""
+    n_embd: int = 64
+    """Width."""
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
@@ -42,12 +48,15 @@ class PoolConfig:
     seconds: float = 20.0
     """Length asked of each sample; long enough that most reach `tokens` (~8 tokens/s in the music21 corpus)."""
     temperature: float = 1.0
+    """Sampling temperature of the pool."""
     top_p: float = 0.95
+    """Nucleus sampling mass of the pool."""
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.size < 2 or self.seconds <= 0:
             raise ValueError("need a pool of at least 2 and seconds > 0")
+        SampleConfig(self.temperature, 0, self.top_p)  # the sampler's bounds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -55,11 +64,14 @@ class PoolConfig:
 
 @dataclass(frozen=True)
 class TrainCriticConfig:
-    steps: int = 300
+    steps: int = 200
+    """Training steps."""
     batch_size: int = 32
     """Half real, half generated windows per step."""
     lr: float = 1e-3
+    """AdamW learning rate."""
     weight_decay: float = 0.1
+    """AdamW weight decay."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -68,3 +80,48 @@ class TrainCriticConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class CriticRunConfig:
+    """`musenet train-critic`: which model and data, how many windows, and the three configs above."""
+
+    model: Path
+    """The model folder; the critic is saved in it."""
+    data: Path
+    """The built dataset the model was trained on."""
+    pool_dir: Path | None = None
+    """Generated-pool folder (default MODEL/critic-pool)."""
+    tokens: int = CriticConfig.tokens
+    """Window length in tokens."""
+    real: int = 2048
+    """Real training windows."""
+    heldout: int = 64
+    """Held-out real and fresh windows each."""
+    per_piece: int = 8
+    """Samples per real piece whose style and instruments are asked for, one batch."""
+    layers: int = CriticConfig.n_layer
+    """Critic depth."""
+    width: int = CriticConfig.n_embd
+    """Critic width, a multiple of 32 (one head per 32)."""
+    seed: int = 0
+    """Seeds the pool, the windows and the training."""
+    threads: int = 1
+    """torch CPU threads (0: torch's choice)."""
+    pool: PoolConfig = PoolConfig()
+    """The generated pool."""
+    train: TrainCriticConfig = TrainCriticConfig()
+    """The critic's training."""
+
+    def __post_init__(self) -> None:
+        if self.heldout < 2 or self.real < 2:
+            raise ValueError("real and heldout must be at least 2")
+        if self.tokens < 8:
+            raise ValueError(f"tokens must be at least 8, got {self.tokens}")
+        if self.width < 32 or self.width % 32:
+            raise ValueError(f"width must be a multiple of 32, got {self.width}")
+        if self.per_piece < 1:
+            raise ValueError("per_piece must be at least 1")
+
+    def critic(self, vocab_size: int) -> CriticConfig:
+        return CriticConfig(vocab_size, self.tokens, self.layers, self.width // 32, self.width)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codec.vocab import Vocab
+from ..files import atomic_path, write_text
 from ..generate.engine import GenerateConfig, generate_ids
 from ..generate.sampling import SampleConfig
 from ..model.checkpoint import WEIGHTS, read_meta
@@ -93,13 +93,9 @@ def save_pool(pool_dir: str | Path, windows: np.ndarray, manifest: dict) -> None
     pool_dir = Path(pool_dir)
     pool_dir.mkdir(parents=True, exist_ok=True)
     (pool_dir / MANIFEST).unlink(missing_ok=True)  # stale from here until the new manifest lands
-    with open(pool_dir / WINDOWS, "wb") as f:
+    with atomic_path(pool_dir / WINDOWS) as tmp, open(tmp, "wb") as f:
         np.save(f, windows)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp = pool_dir / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps({**manifest, "count": len(windows)}, indent=2) + "\n")
-    os.replace(tmp, pool_dir / MANIFEST)
+    write_text(pool_dir / MANIFEST, json.dumps({**manifest, "count": len(windows)}, indent=2) + "\n")
 
 
 def ensure_pool(

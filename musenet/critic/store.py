@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from safetensors.torch import load_file, save_file
 
 from ..errors import UserError
+from ..files import atomic_path
+from ..generate.scorer import ScorerStore
 from .config import CriticConfig
 from .model import Critic
 
@@ -28,11 +29,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
 def has_critic(model_dir: str | Path) -> bool:
     d = Path(model_dir)
     return (d / WEIGHTS).is_file() and (d / META).is_file()
@@ -40,14 +36,10 @@ def has_critic(model_dir: str | Path) -> bool:
 
 def save_critic(model_dir: str | Path, critic: Critic, meta: dict[str, Any]) -> None:
     d = Path(model_dir)
-    tw, tm = d / f".{WEIGHTS}.tmp", d / f".{META}.tmp"
-    save_file({k: v.detach().float().contiguous() for k, v in critic.state_dict().items()}, str(tw))
-    _fsync(tw)
-    full = {"format": FORMAT, "critic": critic.config.to_dict(), "weights_sha256": _sha256(tw), **meta}
-    tm.write_text(json.dumps(full, indent=2) + "\n")
-    _fsync(tm)
-    os.replace(tw, d / WEIGHTS)
-    os.replace(tm, d / META)
+    with atomic_path(d / META) as tm, atomic_path(d / WEIGHTS) as tw:  # weights land first, then the JSON
+        save_file({k: v.detach().float().contiguous() for k, v in critic.state_dict().items()}, str(tw))
+        full = {"format": FORMAT, "critic": critic.config.to_dict(), "weights_sha256": _sha256(tw), **meta}
+        tm.write_text(json.dumps(full, indent=2) + "\n")
 
 
 def load_critic(model_dir: str | Path) -> tuple[Critic, dict[str, Any]]:
@@ -61,3 +53,7 @@ def load_critic(model_dir: str | Path) -> tuple[Critic, dict[str, Any]]:
     critic = Critic(CriticConfig.from_dict(meta["critic"]))
     critic.load_state_dict(load_file(str(d / WEIGHTS)))
     return critic.eval(), meta
+
+
+# the store `musenet.load` gives the composer: generation finds and loads the critic through it
+CRITICS = ScorerStore(exists=has_critic, load=lambda d: load_critic(d)[0])

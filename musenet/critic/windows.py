@@ -19,10 +19,8 @@ Spec = tuple[str, tuple[str, ...]]  # (style, instruments): what a generation is
 
 def spec_of(prefix: np.ndarray, vocab: Vocab) -> Spec:
     """`style instrument... start` -> (style, instrument names)."""
-    styles, names = vocab.config.styles, [i.name for i in vocab.config.instruments]
-    style = styles[int(prefix[0]) - vocab.style_offset]
-    inst = tuple(names[int(t) - vocab.instrument_offset] for t in prefix[1:-1])
-    return style, inst
+    style = vocab.config.styles[int(prefix[0]) - vocab.style_offset]
+    return style, vocab.prefix_instruments(prefix)
 
 
 def real_windows(

@@ -1,4 +1,4 @@
-"""`build(config)`: a source (the music21 corpus or a MIDI folder) -> labelled, split token shards + a report.
+"""`build(config)`: a source (the music21 corpus or a folder of MIDI and score files) -> labelled, split token shards.
 
     tasks (files, or runs of ABC tunes)  --pool of worker processes-->  cached conversion -> encode
         -> drop short pieces and exact duplicates -> split by a hash of each piece's identity -> shards
@@ -37,19 +37,22 @@ from .items import Drop, Task
 @dataclass(frozen=True)
 class BuildConfig:
     source: str
-    """"music21", or a folder of MIDI files."""
+    """"music21", or a folder of MIDI and score files (MusicXML, .mxl, ABC, kern)."""
     out: Path
     """Output folder (created)."""
     collections: tuple[str, ...] | None = None
     """music21 only: the collections to build (default: all)."""
     labels: Path | None = None
-    """MIDI folder only: a CSV `path,style[,split]` overriding the sub-folder labels (and pinning splits)."""
+    """Folder only: a CSV `path,style[,split]` overriding the sub-folder labels (and pinning splits)."""
     collection: str | None = None
     """The source recorded for every piece in pieces.jsonl (e.g. `groove` when building that collection's own
     folder); None derives it from each piece's identity (`composition.source_of`: `music21`, or the first folder)."""
     workers: int = max(1, os.cpu_count() or 1)
+    """Worker processes (default: all cores)."""
     val_fraction: float = 0.02
+    """Share of pieces in the val split."""
     test_fraction: float = 0.02
+    """Share of pieces in the test split."""
     min_notes: int = 8
     """Pieces with fewer notes (after the codec's cleaning) are dropped: too short to learn from."""
     limit: int | None = None
@@ -57,11 +60,24 @@ class BuildConfig:
     cache_dir: Path | None = None
     """Conversion cache (default `$MUSENET_HOME/cache/pieces`)."""
     use_cache: bool = True
+    """Read and write the conversion cache (off: convert everything again, write no cache)."""
     timeout_s: float = 900.0
     """Per task, music21 only (a MIDI file gets `Limits.timeout_s`); the largest corpus file parses in ~30 s."""
+    score_timeout_s: float = 120.0
+    """Per score file (or run of ABC tunes) of a folder: our readers take well under a second, music21 (their
+    fallback) tens of seconds on a big score; past this the file is a `timeout` drop."""
     progress: bool = True
+    """A progress bar on stderr."""
 
     def __post_init__(self) -> None:
+        if self.source != "music21" and not Path(self.source).is_dir():
+            raise ValueError(f"source {self.source}: not `music21` and not a folder")
+        if self.collections is not None and self.source != "music21":
+            raise ValueError("collections apply to the source music21 only")
+        if self.labels is not None and self.source == "music21":
+            raise ValueError("labels apply to a MIDI folder only (music21 styles come from its collections)")
+        if self.labels is not None and not Path(self.labels).is_file():
+            raise ValueError(f"labels must name a CSV file; there is none at {self.labels}")
         if not (
             0 <= self.val_fraction < 1
             and 0 <= self.test_fraction < 1
@@ -70,6 +86,8 @@ class BuildConfig:
             raise ValueError("val and test fractions must be in [0, 1) and sum below 1")
         if self.workers < 1 or self.min_notes < 1:
             raise ValueError("workers and min_notes must be >= 1")
+        if self.timeout_s <= 0 or self.score_timeout_s <= 0:
+            raise ValueError("timeouts must be > 0 seconds")
         if self.collection is not None and not self.collection.strip():
             raise ValueError("collection must be a name (or None)")
 
@@ -87,6 +105,10 @@ class Encoded:
     prefix: int
     duration: int
     notes: int
+    pitched: int = 0
+    """Pitched notes that reached the codec's range rule (the base of the folded share)."""
+    folded: int = 0
+    """Of those, the notes the codec moved by octaves into their instrument's range (`pitch_folded`)."""
 
 
 @dataclass
@@ -101,7 +123,7 @@ class TaskResult:
 def _work(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits) -> TaskResult:
     """Runs in a worker: read the task's tokens from the cache, or convert (through the notes cache) and encode."""
     cdir = cfg.cache_dir or cache.default_dir()
-    use_cache = cfg.use_cache and task.source == "music21"
+    use_cache = cfg.use_cache and task.source != "midi"  # a MIDI file reads as fast as a cache entry
     encoding = hashlib.sha1(
         json.dumps([vocab.config.to_dict(), task.style, cfg.min_notes]).encode()
     ).hexdigest()
@@ -131,14 +153,21 @@ def _encode(task: Task, cfg: BuildConfig, vocab: Vocab, limits: Limits, cdir: Pa
     dtype = shards.token_dtype(vocab.size)
     for raw in conv.pieces:
         enc = encode(Piece(raw.notes), vocab, style=task.style)
+        inst = vocab.program_to_instrument[raw.notes["program"].astype(np.int64)]
         onsets = int(np.count_nonzero(enc.positions.chord > 0))  # notes kept by the codec's cleaning
         if onsets < cfg.min_notes:
             result.drops.append(Drop(raw.id, "too_few_notes", f"{onsets} notes (< {cfg.min_notes})"))
             continue
         prefix = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
         result.rules.update(enc.counts)
+        pitched = int(((inst >= 0) & ~vocab.is_drums[inst]).sum())
         ids = enc.ids.astype(dtype)
-        result.pieces.append(Encoded(raw.id, raw.title, task.style, ids, prefix, enc.duration, onsets))
+        result.pieces.append(
+            Encoded(
+                raw.id, raw.title, task.style, ids, prefix, enc.duration, onsets, pitched,
+                enc.counts["pitch_folded"],
+            )
+        )  # fmt: skip
     return result
 
 
@@ -153,9 +182,9 @@ def _pack(r: TaskResult) -> tuple[dict, dict[str, np.ndarray]]:
     }
     arrays = {
         "tokens": np.concatenate([p.ids for p in r.pieces]) if r.pieces else np.zeros(0, np.int16),
-        "table": np.array([(len(p.ids), p.prefix, p.duration, p.notes) for p in r.pieces], np.int64).reshape(
-            -1, 4
-        ),
+        "table": np.array(
+            [(len(p.ids), p.prefix, p.duration, p.notes, p.pitched, p.folded) for p in r.pieces], np.int64
+        ).reshape(-1, 6),
     }
     return meta, arrays
 
@@ -164,11 +193,20 @@ def _unpack(meta: dict, arrays: dict[str, np.ndarray], cached: bool) -> TaskResu
     table, tokens = arrays["table"], arrays["tokens"]
     bounds = np.concatenate([[0], np.cumsum(table[:, 0])])
     pieces = [
-        Encoded(pid, title, meta["style"], tokens[bounds[k] : bounds[k + 1]], int(t[1]), int(t[2]), int(t[3]))
+        Encoded(pid, title, meta["style"], tokens[bounds[k] : bounds[k + 1]], *(int(x) for x in t[1:]))
         for k, (pid, title, t) in enumerate(zip(meta["ids"], meta["titles"], table, strict=True))
     ]
     drops = [Drop(**d) for d in meta["drops"]]
     return TaskResult(pieces, drops, Counter(meta["rules"]), cached, Counter(meta.get("readers", {})))
+
+
+def folded_share(pitched: int, folded: int) -> dict:
+    """The meta.json entry of one source: its pitched notes, how many the codec moved by octaves, their share."""
+    return {
+        "pitched_notes": pitched,
+        "folded": folded,
+        "share": round(folded / pitched, 5) if pitched else 0.0,
+    }
 
 
 def vocab_config_for(tasks: list[Task]) -> VocabConfig:
@@ -182,7 +220,7 @@ def list_tasks(cfg: BuildConfig) -> tuple[list[Task], list[Drop]]:
 
     if cfg.is_music21:
         return corpus.list_tasks(list(cfg.collections) if cfg.collections else None, cfg.limit)
-    return folder.list_tasks(Path(cfg.source), cfg.labels, cfg.limit), []
+    return folder.list_tasks(Path(cfg.source), cfg.labels, cfg.limit)
 
 
 def build(cfg: BuildConfig) -> dict:
@@ -195,17 +233,15 @@ def build(cfg: BuildConfig) -> dict:
     limits = Limits()
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "meta.json").unlink(missing_ok=True)  # until the new one is written, the folder is no dataset
+    fn = partial(_work, cfg=cfg, vocab=vocab, limits=limits)
     if cfg.is_music21:
-        fn, init, timeout = partial(_work, cfg=cfg, vocab=vocab, limits=limits), None, cfg.timeout_s
+        init, timeout = None, [cfg.timeout_s] * len(tasks)
     else:
         from .folder import init_worker
 
         # the pool's deadline is the per-file limit; parsing in the worker is additionally memory-capped
-        fn, init, timeout = (
-            partial(_work, cfg=cfg, vocab=vocab, limits=limits),
-            partial(init_worker, limits),
-            limits.timeout_s,
-        )
+        init = partial(init_worker, limits)
+        timeout = [limits.timeout_s if t.source == "midi" else cfg.score_timeout_s for t in tasks]
     results: list[TaskResult | None] = [None] * len(tasks)
     bar = _progress(len(tasks), cfg)
     for outcome in run_tasks(fn, tasks, cfg.workers, timeout, init, cost=[_cost(t) for t in tasks]):
@@ -262,6 +298,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
     per_split: dict[str, list[Encoded]] = {s: [] for s in shards.SPLITS}
     rows: list[dict] = []
     cached = 0
+    folded: dict[str, Counter] = {}  # source -> pitched notes, folded notes
     for task, res in zip(tasks, results, strict=True):
         cached += res.cached
         drops.extend(res.drops)
@@ -273,6 +310,8 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
                 drops.append(Drop(p.id, "duplicate", f"same notes as {seen[h]}"))
                 continue
             seen[h] = p.id
+            source = cfg.collection or source_of(p.id)
+            folded.setdefault(source, Counter()).update({"pitched_notes": p.pitched, "folded": p.folded})
             split = task.split or shards.split_of(p.id, cfg.val_fraction, cfg.test_fraction)
             per_split[split].append(p)
             rows.append(
@@ -283,7 +322,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
                     "split": split,
                     "notes": p.notes,
                     "tokens": len(p.ids),
-                    "source": cfg.collection or source_of(p.id),
+                    "source": source,
                 }
             )
     row_of = {r["id"]: k for k, r in enumerate(rows)}
@@ -336,6 +375,7 @@ def _write(cfg: BuildConfig, vocab: Vocab, tasks: list[Task], results: list, dro
         "dropped": dict(sorted(Counter(d.reason for d in drops).items())),
         "rules": dict(sorted(rules.items())),
         "readers": dict(sorted(readers.items())),
+        "folded": {src: folded_share(c["pitched_notes"], c["folded"]) for src, c in sorted(folded.items())},
         "build": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "tasks": len(tasks),

@@ -21,14 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import files
 from ..codec.events import NOTE_DTYPE
+from ..files import atomic_path
 from .items import Converted, Drop, RawPiece, Task
 
-CONVERTER_VERSION = 4
+CONVERTER_VERSION = 5
 
 
 def default_dir() -> Path:
-    home = Path(os.environ.get("MUSENET_HOME", "~/.musenet")).expanduser()
+    home = files.home()
     return home / "cache" / "pieces"
 
 
@@ -63,10 +65,11 @@ def save_arrays(folder: Path, task: Task, encoding: str, meta: dict, arrays: dic
 
 def _write(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with (
+        atomic_path(path, durable=False) as tmp,
+        open(tmp, "wb") as f,
+    ):  # a cache: a lost entry is converted again
         np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-    tmp.replace(path)
 
 
 def load(folder: Path, task: Task) -> Converted | None:

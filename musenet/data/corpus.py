@@ -46,8 +46,8 @@ COLLECTION_STYLES: dict[str, str] = {
     "haydn": "haydn",
     "schumann_robert": "schumann",
     "schumann_clara": "schumann",
-    "schubert": "romantic",
-    "chopin": "romantic",
+    "schubert": "schubert",
+    "chopin": "chopin",
     "weber": "romantic",
     "verdi": "romantic",
     "beach": "romantic",
@@ -182,12 +182,19 @@ def abc_piece(pid: str, text: str, stem: str) -> RawPiece | None:
 
 
 def xml_piece(pid: str, path: str, stem: str, vocal: bool) -> RawPiece | None:
-    """A MusicXML score through the fast reader (`data.musicxml`), or None when it needs music21."""
-    from .m21notes import TempoMap, choose_program
+    """A MusicXML score through the fast reader (`data.musicxml`), or None when it needs music21.
+
+    XML that is not well-formed raises `ParseError`: music21's parser would refuse it too."""
+    import xml.etree.ElementTree as ET
+
+    from .m21notes import TempoMap
     from .musicxml import read_musicxml, xml_bytes
+    from .parts import choose_program
 
     try:
         title, tempos, parts = read_musicxml(xml_bytes(path))
+    except ET.ParseError:
+        raise
     except Exception:  # Unsupported, or XML the reader cannot take: music21 gets a go
         return None
     tempo = TempoMap(tempos)
@@ -231,6 +238,50 @@ def kern_piece(pid: str, text: str, stem: str) -> RawPiece | None:
     return RawPiece(pid, title or stem, trim_start(notes))
 
 
+# Humdrum instrument codes of voices (`*Itenor`); a kern file naming any other instrument goes to music21, which
+# reads its instruments (our kern reader gives every spine the string of its register)
+KERN_VOICES = {
+    "soprn", "sopran", "mezzo", "calto", "alto", "ctenor", "tenor", "barit", "bass", "vox", "voice", "cant",
+    "cantus", "quint", "sext", "bassus", "altus", "tenore", "basso", "cvox",
+}  # fmt: skip
+
+
+def sung_kern(text: str) -> bool:
+    """Whether a kern file declares no instrument but voices (`*Ibass`, `*Icant`, ...): then our reader takes it."""
+    return all(
+        code.lower() in KERN_VOICES for code in re.findall(r"(?:^|\t)\*I([A-Za-z]+)", text, flags=re.M)
+    )
+
+
+MAX_UNZIPPED = 256 * 2**20  # the largest OpenScore quartet (460 kB) unpacks to 11 MB
+
+
+def not_musicxml(path: str) -> tuple[str, str] | None:
+    """(reason, detail) when a `.xml`/`.musicxml`/`.mxl` file is no MusicXML score at all, else None."""
+    import io
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    from .musicxml import xml_bytes
+
+    try:
+        if path.lower().endswith(".mxl"):
+            with zipfile.ZipFile(path) as z:
+                size = sum(i.file_size for i in z.infolist())
+            if size > MAX_UNZIPPED:  # a zip bomb, or no score anyone wrote
+                return "too_large", f"unpacks to {size / 2**20:.0f} MB, over {MAX_UNZIPPED / 2**20:.0f} MB"
+        data = xml_bytes(path)
+    except (zipfile.BadZipFile, StopIteration, KeyError) as e:
+        return "corrupt_mxl", f"not a readable MusicXML archive ({type(e).__name__}: {str(e)[:120]})"
+    try:  # the root element only; a score that is not well-formed further on is `xml_piece`'s to find
+        _, root = next(ET.iterparse(io.BytesIO(data), events=("start",)))
+    except (ET.ParseError, StopIteration) as e:
+        return "invalid_xml", f"not well-formed XML ({str(e)[:120]})"
+    if root.tag not in ("score-partwise", "score-timewise"):
+        return "not_musicxml", f"an XML file whose root is <{root.tag[:60]}>, not a MusicXML score"
+    return None
+
+
 def _scores(obj) -> list:
     from music21 import stream
 
@@ -250,13 +301,23 @@ def _error(e: Exception) -> str:
 
 
 def convert(task: Task) -> Converted:
-    """Parses one task's file (or tunes) with music21 into raw pieces; a failing tune is a drop, not a failure."""
+    """Parses one task's score file (or tunes) into raw pieces: our fast readers first, music21 for the rest.
+
+    A task of the music21 corpus (`music21:` ids) or a score file of a folder (`score:` ids, see `data.folder`). A
+    failing tune or a file that is not a score is a drop with its reason, never an exception.
+    """
+    out = Converted()
+    base = f"{task.source}:{task.rel}"
+    vocal = task.source == "music21" and task.rel.split("/")[0] in VOCAL_COLLECTIONS
+    stem = Path(task.rel).stem
+    suffix = Path(task.path).suffix.lower()
+    if task.source != "music21" and suffix in (".xml", ".musicxml", ".mxl"):
+        reason = not_musicxml(task.path)  # a folder's .xml may be anything: say so rather than ask music21
+        if reason is not None:
+            out.drops.append(Drop(base, *reason))
+            return out
     from music21 import converter
 
-    out = Converted()
-    base = f"music21:{task.rel}"
-    vocal = task.rel.split("/")[0] in VOCAL_COLLECTIONS
-    stem = Path(task.rel).stem
     with _no_beams(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # music21 warns about every overfull bar; the notes are what we keep
         if Path(task.path).suffix.lower() == ".abc":
@@ -287,13 +348,18 @@ def convert(task: Task) -> Converted:
                 out.pieces.append(RawPiece(base, stem, trim_start(notes)))
             return out
         if task.path.lower().endswith((".xml", ".musicxml", ".mxl")):
-            fast = xml_piece(base, task.path, stem, vocal)
+            try:
+                fast = xml_piece(base, task.path, stem, vocal)
+            except Exception as e:  # ParseError
+                out.drops.append(Drop(base, "invalid_xml", f"not well-formed XML ({str(e)[:120]})"))
+                return out
             if fast is not None:
                 out.pieces.append(fast)
                 out.readers["musicxml"] += 1
                 return out
-        if vocal and task.path.lower().endswith(".krn"):
-            fast = kern_piece(base, Path(task.path).read_text(encoding="utf-8", errors="replace"), stem)
+        if suffix == ".krn":
+            text = Path(task.path).read_text(encoding="utf-8", errors="replace")
+            fast = kern_piece(base, text, stem) if vocal or sung_kern(text) else None
             if fast is not None:
                 out.pieces.append(fast)
                 out.readers["kern"] += 1

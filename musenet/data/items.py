@@ -15,7 +15,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Task:
     source: str
-    """"music21" or "midi": which converter reads the file."""
+    """"music21" (the corpus), "midi" or "score" (a MIDI or score file of a folder): which converter reads it."""
     path: str
     """Absolute path of the file."""
     rel: str
@@ -27,7 +27,7 @@ class Task:
     merge: bool = False
     """ABC only: the file's tunes are the voices of one piece (the josquin collection)."""
     split: str | None = None
-    """MIDI folder only: the split a labels CSV pinned this file's pieces to (None: the hash decides)."""
+    """Folder only: the split a labels CSV pinned this file's pieces to (None: the hash decides)."""
 
     @property
     def key(self) -> str:

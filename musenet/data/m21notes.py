@@ -17,6 +17,8 @@ What the conversion decides, and why:
   violin's range, else cello, else contrabass. Strings are what a MuseNet user hears as a choir's stand-in, and
   picking by register keeps each line whole: a tenor line on "violin" would be folded up an octave note by note.
   "Bass" is a voice before it is a double bass: a part named "Bass" goes by register (cello for a sung bass).
+  A named or declared instrument that cannot hold its part moves within its family (a viola line too low for the
+  violin becomes the cello): `data.parts`, which holds the name tables and does the same for MIDI tracks.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codec.events import NOTE_DTYPE, empty_notes, sort_notes
+from .parts import CELLO, CONTRABASS, VIOLIN, choose_program, register_program  # noqa: F401 (re-exported)
 
 DEFAULT_QPM = 100.0
 DEFAULT_VELOCITY = 80  # mf
@@ -31,35 +34,6 @@ DYNAMIC_VELOCITY = {
     "pppp": 16, "ppp": 24, "pp": 36, "p": 52, "mp": 64, "mf": 80, "f": 96, "ff": 112, "fff": 120, "ffff": 127,
     "sf": 104, "sfz": 108, "fz": 104, "fp": 96, "rfz": 104,
 }  # fmt: skip
-
-# GM programs of the strings chosen by register, with their ranges (MIDI pitch, inclusive)
-VIOLIN, CELLO, CONTRABASS = (40, 55, 103), (42, 36, 84), (43, 28, 67)
-REGISTER_FIT = 0.95  # share of a part's notes that must lie in an instrument's range for it to be chosen
-
-# substrings of a part's lower-cased name that make it a voice (sung lines get a string of their register)
-VOICE_NAMES = (
-    "soprano", "alto", "tenor", "bass", "canto", "cantus", "altus", "quint", "sext", "superius", "discantus",
-    "triplum", "motetus", "voice", "vox", "choir", "chorus", "sopran", "tenore", "basso",
-)  # fmt: skip
-# substrings of a part's lower-cased name -> GM program; checked in order (viola before violin, ...), and
-# before VOICE_NAMES (so that "contrabass" is not a sung bass)
-NAME_PROGRAMS: tuple[tuple[tuple[str, ...], int], ...] = (
-    (("viola", "vla"), 41),
-    (("violoncell", "cello", "vc."), 42),
-    (("contrabass", "double bass", "kontrabass", "violone"), 43),
-    (("violin", "violino", "vln", "vl."), 40),
-    (("flute", "flauto", "flöte", "piccolo", "recorder", "fl."), 73),
-    (("oboe", "hautbois", "ob."), 68),
-    (("clarinet", "clarinetto", "cl."), 71),
-    (("bassoon", "fagott", "fagotto"), 70),
-    (("horn", "corno"), 60),
-    (("trumpet", "tromba", "clarino"), 56),
-    (("trombone",), 57),
-    (("piano", "klavier", "cembalo", "harpsichord", "keyboard", "clavier"), 0),
-    (("harp", "arpa"), 46),
-    (("guitar", "lute", "liuto", "chitarra", "theorbo"), 24),  # "flute" is matched above
-    (("organ", "organo", "orgel"), 19),
-)
 
 
 class TempoMap:
@@ -103,34 +77,6 @@ def part_program(part, pitches: np.ndarray, vocal: bool = False) -> int:
     declared = None if generic else inst.midiProgram
     names = [part.partName] if vocal else [part.partName, inst.instrumentName if inst else None]
     return choose_program(names, declared, pitches)
-
-
-def choose_program(names: list[str | None], declared: int | None, pitches: np.ndarray) -> int:
-    """By name (instruments first, then voices), else the declared program, else by register."""
-    for name in names:
-        name = (name or "").lower()
-        for keys, program in NAME_PROGRAMS:
-            if any(k in name for k in keys):
-                return program
-        if any(k in name for k in VOICE_NAMES):
-            return register_program(pitches)
-    if declared is not None:
-        return int(declared)
-    return register_program(pitches)
-
-
-def register_program(pitches: np.ndarray) -> int:
-    """Violin, cello or contrabass: the first whose range holds REGISTER_FIT of the notes, else the best fit."""
-    if len(pitches) == 0:
-        return VIOLIN[0]
-    fits = [
-        (float(((pitches >= lo) & (pitches <= hi)).mean()), prog)
-        for prog, lo, hi in (VIOLIN, CELLO, CONTRABASS)
-    ]
-    for share, prog in fits:
-        if share >= REGISTER_FIT:
-            return prog
-    return max(fits, key=lambda f: f[0])[1]
 
 
 def part_events(flat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

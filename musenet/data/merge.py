@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import shards
+from .build import folded_share
 from .composition import composition, source_of
 
 
@@ -92,6 +93,10 @@ def merge(out: Path, sources: list[Path]) -> dict:
     for meta in metas:
         for key, counter in total.items():
             counter.update(meta.get(key, {}))
+    folded: dict[str, Counter] = {}
+    for m in metas:
+        for src, entry in m.get("folded", {}).items():
+            folded.setdefault(src, Counter()).update({k: entry[k] for k in ("pitched_notes", "folded")})
     meta = {
         "source": " + ".join(str(m["source"]) for m in metas),
         "collections": None,
@@ -107,6 +112,7 @@ def merge(out: Path, sources: list[Path]) -> dict:
         "pieces": sum(c["pieces"] for c in counts.values()),
         "tokens": sum(c["tokens"] for c in counts.values()),
         **{key: dict(sorted(counter.items())) for key, counter in total.items()},
+        "folded": {src: folded_share(c["pitched_notes"], c["folded"]) for src, c in folded.items()},
         "build": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "merged": [str(s) for s in sources],

@@ -66,16 +66,19 @@ def run_tasks(
     fn: Callable[[Any], Any],
     tasks: list,
     workers: int,
-    timeout_s: float,
+    timeout_s: float | list[float],
     init: Callable[[], None] | None = None,
     cost: list[float] | None = None,
 ) -> Iterator[Outcome]:
     """Yields one Outcome per task, in completion order. `init` runs once in each worker before its first task.
 
+    `timeout_s`: seconds a task may take, one for all or one per task.
+
     `cost` (an estimate per task, e.g. file size) starts the expensive tasks first, so that one long task does not
     run alone at the end while the other workers idle.
     """
     ctx = mp.get_context("fork")
+    limit = [float(timeout_s)] * len(tasks) if isinstance(timeout_s, (int, float)) else list(timeout_s)
     order = sorted(range(len(tasks)), key=lambda i: -cost[i]) if cost is not None else list(range(len(tasks)))
     todo = order[::-1]  # popped from the end
     slots = [_Slot(ctx, fn, init) for _ in range(max(1, min(workers, len(tasks))))]
@@ -84,7 +87,7 @@ def run_tasks(
             for s in slots:
                 if s.index is None and todo:
                     s.index = todo.pop()
-                    s.deadline = time.monotonic() + timeout_s
+                    s.deadline = time.monotonic() + limit[s.index]
                     s.conn.send((s.index, tasks[s.index]))
             busy = [s for s in slots if s.index is not None]
             left = max(0.0, min(s.deadline for s in busy) - time.monotonic())
@@ -107,7 +110,7 @@ def run_tasks(
                     s.index = None
                     yield Outcome(index, value, error)
                 elif time.monotonic() >= s.deadline:
-                    yield Outcome(s.index, error=f"took longer than {timeout_s:g} s")
+                    yield Outcome(s.index, error=f"took longer than {limit[s.index]:g} s")
                     s.kill()
                     slots[k] = _Slot(ctx, fn, init)
     finally:

@@ -41,6 +41,12 @@ def summary(meta: dict) -> str:
     readers = meta.get("readers", {})
     if readers:
         lines += ["", "scores read by: " + ", ".join(f"{k} {v:,}" for k, v in readers.items())]
+    folded = meta.get("folded", {})
+    if folded:
+        lines += ["", "pitches moved by octaves into their instrument's range (the rest keep their pitch):"]
+        lines += [
+            f"  {src}: {f['share']:.2%} of {f['pitched_notes']:,} pitched notes" for src, f in folded.items()
+        ]
     rules = meta.get("rules", {})
     if rules:
         lines += ["", "codec rules applied (notes): " + ", ".join(f"{k}={v:,}" for k, v in rules.items())]

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_path, write_text
+
 FORMAT = "musenet-data"
 VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -61,16 +63,11 @@ def clock(ids: np.ndarray, offsets: np.ndarray, wait_offset: int, max_wait: int)
 
 
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, arr)
-    tmp.replace(path)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+_atomic_text = write_text
 
 
 def write_split(out: Path, split: str, tokens: np.ndarray, time: np.ndarray, index: np.ndarray) -> None:

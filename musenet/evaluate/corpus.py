@@ -92,10 +92,7 @@ def _titles(data_dir: Path) -> list[str]:
 
 def instruments_of(piece: SplitPiece, vocab: Vocab) -> tuple[str, ...]:
     """The instrument names the piece's prefix lists."""
-    names = [i.name for i in vocab.config.instruments]
-    pre = np.asarray(piece.ids[: piece.prefix], dtype=np.int64)
-    ks = pre[(pre >= vocab.instrument_offset) & (pre < vocab.start)] - vocab.instrument_offset
-    return tuple(names[int(k)] for k in ks)
+    return vocab.prefix_instruments(piece.ids[: piece.prefix])
 
 
 def excerpt(piece: SplitPiece, vocab: Vocab, seconds: float, start: float = 0.0) -> Piece:

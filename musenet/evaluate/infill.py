@@ -44,6 +44,8 @@ class InfillEvalConfig:
     seam_seconds: float = 2.0
     judge_seconds: float = 20.0
     seed: int = 0
+    temperature: float | None = None
+    """Sampling temperature of the regenerated spans (None: each model's default)."""
 
 
 def _nll(model, ids: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -178,7 +180,8 @@ def generated_spans(composers: dict, data: str, cfg: InfillEvalConfig) -> dict:
         lo = max(0.0, min(start - (cfg.judge_seconds - cfg.span_seconds) / 2, total - cfg.judge_seconds))
         versions = {"real": piece}
         for name, c in composers.items():
-            versions[name] = c.infill(piece, start=start, end=end, candidates=1, seed=k)[0].piece
+            got = c.infill(piece, start=start, end=end, candidates=1, seed=k, temperature=cfg.temperature)
+            versions[name] = got[0].piece
         for name, p in versions.items():
             rows[name].append(
                 [*seam(p.notes, start, cfg.seam_seconds), *seam(p.notes, end, cfg.seam_seconds)]
@@ -215,12 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", required=True, help="run or model folders")
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--suffix", default="", help="written as infill{suffix}.json")
     ap.add_argument("--windows", type=int, default=InfillEvalConfig.windows)
     ap.add_argument("--pieces", type=int, default=InfillEvalConfig.pieces)
+    ap.add_argument("--temperature", type=float, default=None, help="of the regenerated spans")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = InfillEvalConfig(windows=args.windows, pieces=args.pieces)
+    cfg = InfillEvalConfig(windows=args.windows, pieces=args.pieces, temperature=args.temperature)
     models, composers = {}, {}
     for path in args.models:
         model, meta = load_model(path)
@@ -228,13 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         models[name] = model
         composers[name] = Composer(model, Vocab(VocabConfig.from_dict(meta["vocab"])), meta, Path(path))
     report = {"config": asdict(cfg), "models": args.models, "data": args.data}
-    report["middle_nll"] = middle_nll(models, args.data, cfg)
-    print(json.dumps(report["middle_nll"]), flush=True)
+    if cfg.windows:
+        report["middle_nll"] = middle_nll(models, args.data, cfg)
+        print(json.dumps(report["middle_nll"]), flush=True)
     if cfg.pieces:
         report["generated"] = generated_spans(composers, args.data, cfg)
         print(json.dumps(report["generated"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "infill.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / f"infill{args.suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 

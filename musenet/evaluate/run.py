@@ -43,6 +43,7 @@ from .. import __version__
 from ..codec.events import Piece
 from ..codec.vocab import Vocab
 from ..errors import UserError
+from ..generate.config import MAX_RERANK
 from . import corpus, likelihood, plots, report
 from .corpus import Split, SplitPiece, excerpt, instruments_of
 from .features import Grid
@@ -67,22 +68,27 @@ class EvalConfig:
     styles: tuple[str, ...] | None = None
     """Styles to sample (default: the test split's, most pieces first, at most `max_styles`)."""
     max_styles: int = 6
+    """At most this many test styles."""
     seconds: float = 20.0
     """Length of each sample and of each real excerpt, seconds."""
     real_splits: tuple[str, ...] = ("test",)
     """The held-out real pieces samples are compared with (statistics, classifier, memorisation); NLL is on test."""
     seed: int = 0
+    """Seeds sampling and every random draw."""
     temperature: float | None = None
-    """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
+    """Sampling temperature (default: the model's own, `Composer.sampling`)."""
     top_k: int | None = None
+    """Sample from the k most likely tokens (0 = all; default: the model's)."""
     top_p: float | None = None
+    """Nucleus sampling mass (default: the model's)."""
     rerank: int = 1
     """Sample this many per kept sample and keep those the model's critic rates most real (1: off)."""
     max_test_tokens: int | None = 200_000
-    """Score whole test pieces up to this many body tokens (None: all)."""
+    """Score whole test pieces (round-robin over styles) up to this many body tokens (0 or None: all)."""
     ngram_order: int = 3
+    """The n-gram baseline's order, 1..4 (3: a trigram)."""
     ngram_max_tokens: int | None = 20_000_000
-    """Train the n-gram on whole training pieces up to this many tokens."""
+    """Train the n-gram on whole training pieces up to this many tokens (0 or None: all)."""
     classifier_pieces: int = 300
     """Training pieces per style for the style classifier."""
     classifier_excerpts: int = 4
@@ -93,23 +99,30 @@ class EvalConfig:
     """Music statistics: a style with fewer held-out pieces takes consecutive excerpts of each (up to this many
     in all), so a style held out as 2 long songs is not compared on 2 points."""
     memo: MemoConfig = MemoConfig()
+    """Memorisation search."""
     grid: Grid = Grid()
+    """The grid of the music statistics."""
     bf16: bool = False
     """bf16 autocast for the likelihood (faster on recent CPUs; fp32 logits either way)."""
     rolls: int = 4
     """Styles whose first sample (with a real excerpt) gets a piano roll."""
 
     def __post_init__(self) -> None:
+        for name in ("max_test_tokens", "ngram_max_tokens"):
+            if getattr(self, name) == 0:
+                object.__setattr__(self, name, None)  # 0: all, as None
         if self.samples < 0 or self.seconds <= 0 or self.max_styles < 1:
             raise ValueError("need samples >= 0, seconds > 0 and max_styles >= 1")
-        if not 1 <= self.rerank <= 64:
-            raise ValueError("--rerank must be 1..64")
+        if not 1 <= self.rerank <= MAX_RERANK:
+            raise ValueError(f"rerank must be 1..{MAX_RERANK}")
+        if not 1 <= self.ngram_order <= 4:
+            raise ValueError(f"ngram_order must be 1..4, got {self.ngram_order}")
         if not self.real_splits or not set(self.real_splits) <= {"val", "test"}:
             raise ValueError("the real comparison set is made of held-out splits: val and/or test")
 
 
 def _load(path: Path, data_vocab: Vocab):
-    from ..generate.composer import load
+    from .. import load
 
     composer = load(path)
     if composer.vocab.config.to_dict() != data_vocab.config.to_dict():
@@ -253,13 +266,10 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
 
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
-    d = composer.sampling
-    sampling = dict(
-        temperature=d.temperature if cfg.temperature is None else cfg.temperature,
-        top_k=d.top_k if cfg.top_k is None else cfg.top_k,
-        top_p=d.top_p if cfg.top_p is None else cfg.top_p,
-        rerank=cfg.rerank,
-    )
+    gen = composer.config(
+        cfg.temperature, cfg.top_k, cfg.top_p, rerank=cfg.rerank
+    )  # the model's defaults filled
+    sampling = {**asdict(gen.sample), "rerank": gen.rerank}
     metrics["sampling"] = sampling
     samples: list[Sample] = []
     if cfg.samples:

@@ -1,4 +1,4 @@
-"""`musenet generate`, `musenet styles`, `musenet instruments`: flags -> one call to the Composer."""
+"""`musenet generate`, `musenet infill`, `musenet styles`, `musenet instruments`: flags -> one call to the Composer."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..options import add_flags, given
+from .config import GenerateConfig
 
-HELP = "compose new music (from scratch or continuing a MIDI primer) into MIDI and WAV files"
+# sampling left out on the command line: the model's own defaults (its config.json, see its card)
+MODEL_DEFAULT = {f"sample.{k}": "the model's" for k in ("temperature", "top_k", "top_p")}
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -19,31 +22,9 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
-    parser.add_argument("--style", default=None, help="a style the model knows (see `musenet styles`)")
-    parser.add_argument(
-        "--instruments",
-        default="piano",
-        help="comma-separated instruments, guaranteed (see `musenet instruments`)",
-    )
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of the new music (default 30)")
+    add_flags(parser, GenerateConfig, shown=MODEL_DEFAULT)
     parser.add_argument("--prompt", type=Path, metavar="IN.mid", help="a MIDI primer to continue")
     parser.add_argument("--prompt-seconds", type=float, help="use only the primer's last N seconds")
-    parser.add_argument("--candidates", type=int, default=4, help="how many pieces to sample (default 4)")
-    parser.add_argument(
-        "--rerank",
-        type=int,
-        default=1,
-        metavar="N",
-        help="sample N per candidate and keep those the model's critic rates most real (default 1: off)",
-    )
-    parser.add_argument(
-        "--temperature", type=float, help="sampling temperature (default: the model's, see its card)"
-    )
-    parser.add_argument(
-        "--top-k", type=int, help="sample from the k most likely tokens (0 = all; default: the model's)"
-    )
-    parser.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, model and device: identical files")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
     parser.add_argument("--no-audio", action="store_true", help="write MIDI only, no WAV")
     parser.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 for the audio")
@@ -86,30 +67,18 @@ def save_candidates(pieces, out: Path, audio: bool, soundfont: Path | None) -> l
 
 
 def run(args: argparse.Namespace) -> int:
-    from .composer import load
+    from .. import load
 
-    instruments = tuple(s.strip() for s in args.instruments.split(",") if s.strip())
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} exists and is not a folder")
     if args.soundfont is not None and not args.soundfont.is_file():
         raise UserError(f"--soundfont {args.soundfont}: no such file")
     composer = load(args.model)
+    settings = given(args, GenerateConfig)
+    cfg = composer.config(**settings.pop("sample", {}), **settings)
     t0 = time.monotonic()
     progress = _progress()
-    pieces = composer.generate(
-        style=args.style,
-        instruments=instruments,
-        seconds=args.seconds,
-        primer=args.prompt,
-        prompt_seconds=args.prompt_seconds,
-        candidates=args.candidates,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        progress=progress,
-        rerank=args.rerank,
-    )
+    pieces = composer.compose(cfg, primer=args.prompt, prompt_seconds=args.prompt_seconds, progress=progress)
     if progress is not None:
         sys.stderr.write("\r" + " " * 20 + "\r")
     elapsed = time.monotonic() - t0
@@ -117,15 +86,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "model": str(composer.path),
-            "style": args.style or composer.styles[0],
-            "seed": args.seed,
-            "seconds_requested": args.seconds,
+            "style": cfg.style or composer.styles[0],
+            "seed": cfg.seed,
+            "seconds_requested": cfg.seconds,
             "generation_seconds": round(elapsed, 2),
             "candidates": summaries,
         }
         print(json.dumps(out))
     else:
-        style = args.style or composer.styles[0]
+        style = cfg.style or composer.styles[0]
         print(f"{len(pieces)} candidates, style {style}, {elapsed:.1f} s to generate -> {args.out}/")
         for s in summaries:
             files = ", ".join(Path(f).name for f in s["files"].values())
@@ -139,33 +108,129 @@ def run(args: argparse.Namespace) -> int:
 
 
 class Styles:
-    HELP = "list the styles the model knows"
-
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_model_argument(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from .composer import load
+        from .. import load
 
         print("\n".join(load(args.model).styles))
         return 0
 
 
 class Instruments:
-    HELP = "list the instruments the model can play"
-
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_model_argument(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
+        from .. import load
         from ..codec.vocab import pitch_name
-        from .composer import load
 
         vocab = load(args.model).vocab
         for inst in vocab.config.instruments:
             print(f"{inst.name:<10} {pitch_name(inst.low)}..{pitch_name(inst.high)}")
+        return 0
+
+
+# ---- `musenet infill` ----------------------------------------------------------------------------------------------
+
+
+class Infill:
+    """`musenet infill IN.mid --start S --end E`: flags -> one `Composer.infill` call -> candidate-N.mid + .wav."""
+
+    HELP = "regenerate a span of a MIDI file (some or all instruments), keeping the rest note for note"
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("input", type=Path, metavar="IN.mid", help="the piece to change")
+        parser.add_argument("--start", type=float, required=True, help="the span's start, in seconds")
+        parser.add_argument("--end", type=float, required=True, help="the span's end (exclusive), in seconds")
+        parser.add_argument(
+            "--instruments",
+            default=None,
+            help="comma-separated instruments to redo in the span (default: all of the piece's)",
+        )
+        add_model_argument(parser)
+        parser.add_argument("--style", default=None, help="the style to tell the model (default: none given)")
+        parser.add_argument(
+            "--candidates", type=int, default=4, help="how many versions to sample (default 4)"
+        )
+        parser.add_argument(
+            "--rerank",
+            type=int,
+            default=1,
+            metavar="N",
+            help="sample N per candidate, keep the critic's best",
+        )
+        parser.add_argument("--temperature", type=float, help="sampling temperature (default: the model's)")
+        parser.add_argument("--top-k", type=int, help="sample from the k most likely tokens (0 = all)")
+        parser.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
+        parser.add_argument(
+            "--seed", type=int, default=0, help="same seed, model and device: identical files"
+        )
+        parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
+        parser.add_argument("--no-audio", action="store_true", help="write MIDI only, no WAV")
+        parser.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 for the audio")
+        parser.add_argument("--json", action="store_true", help="print one JSON object describing the files")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from .. import load
+        from ..codec.safe import load_midi
+
+        if not args.end > args.start:
+            raise UserError(f"--end ({args.end:g}) must be greater than --start ({args.start:g})")
+        instruments = None
+        if args.instruments is not None:
+            instruments = tuple(s.strip() for s in args.instruments.split(",") if s.strip())
+        if args.out.exists() and not args.out.is_dir():
+            raise UserError(f"--out {args.out} exists and is not a folder")
+        if args.soundfont is not None and not args.soundfont.is_file():
+            raise UserError(f"--soundfont {args.soundfont}: no such file")
+        piece = load_midi(args.input)
+        composer = load(args.model)
+        t0 = time.monotonic()
+        progress = _progress()
+        pieces = composer.infill(
+            piece,
+            start=args.start,
+            end=args.end,
+            instruments=instruments,
+            candidates=args.candidates,
+            style=args.style,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+            progress=progress,
+            rerank=args.rerank,
+        )
+        if progress is not None:
+            sys.stderr.write("\r" + " " * 20 + "\r")
+        elapsed = time.monotonic() - t0
+        summaries = save_candidates(pieces, args.out, not args.no_audio, args.soundfont)
+        if args.json:
+            report = {
+                "model": str(composer.path),
+                "input": str(args.input),
+                "span": [args.start, args.end],
+                "instruments": list(instruments) if instruments else None,
+                "seed": args.seed,
+                "generation_seconds": round(elapsed, 2),
+                "candidates": summaries,
+            }
+            print(json.dumps(report))
+        else:
+            redo = "+".join(instruments) if instruments else "all instruments"
+            print(
+                f"{len(pieces)} candidates, {args.start:g}-{args.end:g} s of {args.input.name} redone ({redo}), "
+                f"{elapsed:.1f} s to generate -> {args.out}/"
+            )
+            for s in summaries:
+                files = ", ".join(Path(f).name for f in s["files"].values())
+                print(f"  {s['candidate']}: {s['seconds']:6.1f} s, {s['notes']:5d} notes  ({files})")
         return 0

@@ -8,22 +8,24 @@ for c in composer.generate(style="bach", instruments=["piano", "violin"], second
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..codec.decode import decode
+from ..codec.encode import encode
 from ..codec.events import Piece, sort_notes
 from ..codec.midi_io import write_midi
 from ..codec.safe import load_midi
 from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
-from .engine import GenerateConfig, generate_ids
-from .sampling import SampleConfig
+from ..files import home
+from .config import MAX_RERANK, GenerateConfig, SampleConfig
+from .engine import Primer, generate_ids
+from .scorer import Scorer, ScorerStore, generate_ranked
 
 PACKAGE_MODELS = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODEL = "default"
@@ -51,10 +53,9 @@ class Candidate:
         return Path(path)
 
     def save_wav(self, path: str | Path, soundfont: str | Path | None = None) -> Path:
-        from ..audio import render, save_wav
+        from ..audio import SAMPLE_RATE, render, save_wav
 
-        rate = 44100
-        save_wav(render(self.piece, sample_rate=rate, soundfont=soundfont), path, rate)
+        save_wav(render(self.piece, sample_rate=SAMPLE_RATE, soundfont=soundfont), path, SAMPLE_RATE)
         return Path(path)
 
     def summary(self) -> dict:
@@ -70,7 +71,7 @@ class Candidate:
 
 
 def models_home() -> Path:
-    return Path(os.environ.get("MUSENET_HOME", Path.home() / ".musenet")) / "models"
+    return home() / "models"
 
 
 def resolve_model(name_or_path: str | Path | None) -> Path:
@@ -91,12 +92,22 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
 class Composer:
     """A trained model with its vocabulary, ready to generate."""
 
-    def __init__(self, model, vocab: Vocab, meta: dict | None = None, path: Path | None = None):
+    def __init__(
+        self,
+        model,
+        vocab: Vocab,
+        meta: dict | None = None,
+        path: Path | None = None,
+        scorers: ScorerStore | None = None,
+    ):
         self.model = model.eval()
         self.vocab = vocab
         self.meta = meta or {}
         self.path = path
-        self._critic = None  # loaded on first use by critic()
+        self.scorers = (
+            scorers  # where the model's folder keeps its critic (`musenet.load` passes the critic's)
+        )
+        self._critic: Scorer | None = None  # loaded on first use by critic()
 
     @property
     def sampling(self) -> SampleConfig:
@@ -104,11 +115,28 @@ class Composer:
         model card), else temperature 1 and nucleus 0.95."""
         d = self.meta.get("sampling") or {}
         try:
-            return SampleConfig(
-                float(d.get("temperature", 1.0)), int(d.get("top_k", 0)), float(d.get("top_p", 0.95))
+            return replace(
+                SampleConfig(top_p=0.95), **{k: d[k] for k in ("temperature", "top_k", "top_p") if k in d}
             )
         except (TypeError, ValueError):
             raise UserError(f"{self.path}: config.json has a bad `sampling` entry: {d}") from None
+
+    def config(
+        self,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        **settings,
+    ) -> GenerateConfig:
+        """A GenerateConfig from `settings` (its fields), with the sampling settings left None taken from the
+        model's own defaults (`sampling`); checked against the model's vocabulary. Bad values: a UserError."""
+        sample = self.sample_config(temperature, top_k, top_p)
+        try:
+            cfg = GenerateConfig(**settings, sample=sample)
+        except (TypeError, ValueError) as e:
+            raise UserError(str(e)) from None
+        cfg.check(self.vocab)
+        return cfg
 
     @property
     def styles(self) -> list[str]:
@@ -116,56 +144,60 @@ class Composer:
 
     @property
     def instruments(self) -> list[str]:
-        return [i.name for i in self.vocab.config.instruments]
+        return list(self.vocab.config.instrument_names)
 
-    def _sampling(self, temperature: float | None, top_k: int | None, top_p: float | None) -> SampleConfig:
+    def sample_config(
+        self, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None
+    ) -> SampleConfig:
         """The given sampling settings, the model's own defaults (`sampling`) for those left None."""
-        d = self.sampling
+        given = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         try:
-            return SampleConfig(
-                d.temperature if temperature is None else temperature,
-                d.top_k if top_k is None else top_k,
-                d.top_p if top_p is None else top_p,
-            )
-        except ValueError as e:
+            return replace(self.sampling, **{k: v for k, v in given.items() if v is not None})
+        except (TypeError, ValueError) as e:
             raise UserError(str(e)) from None
 
     def generate(
         self,
-        style: str | None = None,
-        instruments: Sequence[str] = ("piano",),
-        seconds: float = 30.0,
+        style: str | None = GenerateConfig.style,
+        instruments: Sequence[str] = GenerateConfig.instruments,
+        seconds: float = GenerateConfig.seconds,
         primer: str | Path | Piece | None = None,
         prompt_seconds: float | None = None,
-        candidates: int = 4,
+        candidates: int = GenerateConfig.candidates,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int = 0,
+        seed: int = GenerateConfig.seed,
         progress: Callable[[float], None] | None = None,
-        rerank: int = 1,
+        rerank: int = GenerateConfig.rerank,
     ) -> list[Candidate]:
         """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real.
         Sampling settings left None are the model's own defaults (`Composer.sampling`)."""
-        sampling = self._sampling(temperature, top_k, top_p)
-        cfg = GenerateConfig(style, tuple(instruments), seconds, candidates, seed, sampling)
-        cfg.check(self.vocab)
-        if not 1 <= rerank <= 64:
-            raise UserError(f"--rerank must be 1..64, got {rerank}")
-        primer_piece = self._primer(primer, prompt_seconds)
-        scores: list[float | None] = [None] * candidates
-        if rerank > 1:
-            from ..critic.rerank import generate_ranked
+        cfg = self.config(
+            temperature, top_k, top_p,
+            style=style, instruments=tuple(instruments), seconds=seconds, candidates=candidates, seed=seed,
+            rerank=rerank,
+        )  # fmt: skip
+        return self.compose(cfg, primer, prompt_seconds, progress)
 
-            ranked = generate_ranked(
-                self.model, self.vocab, cfg, self.critic(), rerank, primer_piece, progress
-            )
+    def compose(
+        self,
+        cfg: GenerateConfig,
+        primer: str | Path | Piece | None = None,
+        prompt_seconds: float | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Candidate]:
+        """`generate` with its settings as one GenerateConfig (e.g. from `config`)."""
+        cfg.check(self.vocab)
+        primer_piece = self._primer(primer, prompt_seconds)
+        tokens = None if primer_piece is None else primer_tokens(primer_piece, self.vocab, cfg.style)
+        scores: list[float | None] = [None] * cfg.candidates
+        if cfg.rerank > 1:
+            ranked = generate_ranked(self.model, self.vocab, cfg, self.critic(), cfg.rerank, tokens, progress)
             out, scores = [g for g, _ in ranked], [p for _, p in ranked]
         else:
-            out = generate_ids(self.model, self.vocab, cfg, primer=primer_piece, progress=progress)
+            out = generate_ids(self.model, self.vocab, cfg, primer=tokens, progress=progress)
         unit = self.vocab.config.time_unit_ms / 1000
-        names = self.instruments
-        program_to_inst = self.vocab.program_to_instrument
         results = []
         for i, g in enumerate(out, 1):
             piece, repairs = decode(g.new_ids(self.vocab), self.vocab)
@@ -173,9 +205,8 @@ class Composer:
             if primer_piece is not None:
                 # the primer's own notes, verbatim (not quantised), then the new ones
                 notes = sort_notes(np.concatenate([primer_piece.notes, notes]))
-            piece = Piece(notes, style=style or self.styles[0], title=f"candidate-{i}")
-            used = np.unique(program_to_inst[notes["program"].astype(np.int64)])
-            playing = [names[k] for k in used if k >= 0]
+            piece = Piece(notes, style=cfg.style or self.styles[0], title=f"candidate-{i}")
+            playing, _ = self.vocab.instruments_playing(notes)
             results.append(Candidate(i, piece, g.ids, g.primer_units * unit, repairs, playing, scores[i - 1]))
         return results
 
@@ -206,11 +237,11 @@ class Composer:
             style,
             candidates,
             seed,
-            self._sampling(temperature, top_k, top_p),
+            self.sample_config(temperature, top_k, top_p),
         )
         cfg.check(self.vocab)
-        if not 1 <= rerank <= 64:
-            raise UserError(f"--rerank must be 1..64, got {rerank}")
+        if not 1 <= rerank <= MAX_RERANK:
+            raise UserError(f"--rerank must be 1..{MAX_RERANK}, got {rerank}")
         source = piece if isinstance(piece, Piece) else load_midi(piece)
         label = style or source.style or self.styles[0]
         made = []
@@ -225,8 +256,6 @@ class Composer:
             made += [(g, *assemble(source, p, middle_of(g, self.vocab), self.vocab)) for g in out]
         scores: list[float | None] = [None] * len(made)
         if rerank > 1:
-            from ..codec.encode import encode
-
             critic = self.critic()
             logits = critic.score(
                 [encode(m[1], self.vocab, style=label).ids for m in made], self.vocab.start, self.vocab.pad
@@ -234,11 +263,10 @@ class Composer:
             order = np.argsort(-logits, kind="stable")[:candidates]
             made = [made[int(k)] for k in order]
             scores = [float(1 / (1 + np.exp(-logits[int(k)]))) for k in order]
-        names = self.instruments
         results = []
         for i, (g, piece_i, repairs) in enumerate(made[:candidates], 1):
             notes = piece_i.notes
-            used = np.unique(self.vocab.program_to_instrument[notes["program"].astype(np.int64)])
+            playing, _ = self.vocab.instruments_playing(notes)
             results.append(
                 Candidate(
                     i,
@@ -246,7 +274,7 @@ class Composer:
                     g.ids,
                     0.0,
                     repairs,
-                    [names[k] for k in used if k >= 0],
+                    playing,
                     scores[i - 1],
                     (start, end),
                 )
@@ -255,18 +283,16 @@ class Composer:
 
     @property
     def has_critic(self) -> bool:
-        from ..critic.store import has_critic
+        return self.path is not None and self.scorers is not None and self.scorers.exists(self.path)
 
-        return self.path is not None and has_critic(self.path)
-
-    def critic(self):
+    def critic(self) -> Scorer:
         """The critic saved in the model's folder (loaded once); a UserError if it has none."""
         if self._critic is None:
-            from ..critic.store import load_critic
-
             if self.path is None:
                 raise UserError("this model has no folder, so no critic: reranking needs one")
-            self._critic = load_critic(self.path)[0]
+            if self.scorers is None:
+                raise UserError(f"{self.path} has no critic (loaded without one: use `musenet.load`)")
+            self._critic = self.scorers.load(self.path)
         return self._critic
 
     def _primer(self, primer: str | Path | Piece | None, prompt_seconds: float | None) -> Piece | None:
@@ -283,8 +309,18 @@ class Composer:
         return piece
 
 
-def load(name_or_path: str | Path | None = None, device: str = "cpu") -> Composer:
-    """Loads a model folder (or the shipped default) for generation."""
+def primer_tokens(piece: Piece, vocab: Vocab, style: str | None = None) -> Primer:
+    """A MIDI primer as the engine takes it: its encoded body tokens (no prefix, no `end`) and its length."""
+    enc = encode(piece, vocab, style=style)
+    start_at = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
+    return Primer(enc.ids[start_at:-1], enc.duration)
+
+
+def load(
+    name_or_path: str | Path | None = None, device: str = "cpu", scorers: ScorerStore | None = None
+) -> Composer:
+    """Loads a model folder (or the shipped default) for generation; `scorers`: where its critic is kept (see
+    `musenet.load`, which passes the critic's store)."""
     path = resolve_model(name_or_path)
     from ..model.checkpoint import load_model  # torch-heavy: only once a model folder was found
 
@@ -296,4 +332,4 @@ def load(name_or_path: str | Path | None = None, device: str = "cpu") -> Compose
     vocab_cfg = meta.get("vocab")
     if vocab_cfg is None:
         raise UserError(f"{path} has no vocabulary config: it is not a musenet music model")
-    return Composer(model, Vocab(VocabConfig.from_dict(vocab_cfg)), meta, path)
+    return Composer(model, Vocab(VocabConfig.from_dict(vocab_cfg)), meta, path, scorers)

@@ -1,4 +1,5 @@
-"""Generation: a batch of candidates sampled with a KV cache, under the token grammar. Token ids in, ids out.
+"""Generation: a batch of candidates sampled with a KV cache, under the token grammar. Token ids in, ids out: the
+composer encodes a MIDI primer into a `Primer` and decodes what comes back.
 
 The model sees `style instrument… start` and, when given, the primer's tokens; every step masks the logits with
 `codec.grammar.Grammar`, so:
@@ -9,7 +10,7 @@ The model sees `style instrument… start` and, when given, the primer's tokens;
   model can end by itself near it (`end` becomes legal from `min_fraction` of the new music on), and the clock can
   never pass it.
 
-A piece longer than the model's context slides the window: the prefix stays, the oldest body tokens go, and the
+A piece longer than the model's context slides the `Window`: the prefix stays, the oldest body tokens go, and the
 cache is recomputed (MuseNet's themes were rarely recalled from more than ~2,000 tokens back either).
 
 Only the tokens a request can ever produce (`reachable`: the notes of the asked and primer instruments, waits, end,
@@ -19,57 +20,34 @@ masking the whole vocabulary, at a fraction of the cost (see `model.decode`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..codec.encode import encode, prefix_ids
-from ..codec.events import Piece
+from ..codec.encode import prefix_ids
 from ..codec.grammar import Grammar
 from ..codec.vocab import Vocab
 from ..errors import UserError
 from ..model.decode import Decoder
 from ..model.gpt import Positions
-from .sampling import SampleConfig, sample
+from .config import GenerateConfig, SampleConfig
+from .sampling import sample
+
+# A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
+# ../shared/midi (pop bands, MAESTRO) encode to 103 tokens per second at most (note-ons, note-offs and waits), so
+# 500 per second is never reached by music, only by a sampler that has stopped moving the clock. Past the cap
+# generation stops with a UserError, never hangs.
+CAP_TOKENS_PER_SECOND = 500
+CAP_TOKENS_MIN = 256
 
 
-@dataclass(frozen=True)
-class GenerateConfig:
-    style: str | None = None
-    """A style of the model's vocabulary (None: its first style, 'unknown')."""
-    instruments: tuple[str, ...] = ("piano",)
-    """The only instruments that may play in the new music."""
-    seconds: float = 30.0
-    """Length of the new music (after the primer), in seconds; generation never runs past it."""
-    candidates: int = 4
-    """How many continuations to sample, as one batch."""
-    seed: int = 0
-    sample: SampleConfig = field(default_factory=SampleConfig)
-    min_fraction: float = 0.8
-    """The model may end the piece from this share of the requested length on."""
-    max_silence: float | None = 4.0
-    """Seconds of silence (nothing sounding, nothing starting) the new music may hold at most; None: no cap. A small
-    model asked for an instrument it rarely saw for a style can otherwise wait out the whole piece."""
-
-    def check(self, vocab: Vocab) -> None:
-        names = [i.name for i in vocab.config.instruments]
-        for name in self.instruments:
-            if name not in names:
-                raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
-        if not self.instruments:
-            raise UserError("choose at least one instrument")
-        if self.style is not None and self.style not in vocab.config.styles:
-            raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
-        if not 0 < self.seconds <= 3600:
-            raise UserError(f"--seconds must be in (0, 3600], got {self.seconds:g}")
-        if not 1 <= self.candidates <= 64:
-            raise UserError(f"--candidates must be 1..64, got {self.candidates}")
-        if not 0 <= self.min_fraction <= 1:
-            raise UserError("min_fraction must be in [0, 1]")
-        if self.max_silence is not None and not self.max_silence > 0:
-            raise UserError(f"max_silence must be > 0 seconds (or None), got {self.max_silence}")
+def max_new_tokens(seconds: float) -> int:
+    """The most tokens one stream may sample for `seconds` of new music."""
+    return CAP_TOKENS_MIN + math.ceil(CAP_TOKENS_PER_SECOND * seconds)
 
 
 @dataclass
@@ -96,48 +74,95 @@ def reachable(vocab: Vocab, instruments: list[int]) -> np.ndarray:
     return np.concatenate([notes, np.arange(vocab.wait_offset, vocab.style_offset), [vocab.end, vocab.pad]])
 
 
+@dataclass(frozen=True)
+class Primer:
+    """A primer as the engine takes it: the body tokens of an encoded piece (between `start` and `end`) and its
+    length in time units. The composer encodes a MIDI primer into one (`Composer.primer_tokens`)."""
+
+    ids: np.ndarray
+    units: int
+
+
 def _positions(pos: np.ndarray) -> Positions:
     t = torch.from_numpy(np.ascontiguousarray(pos))
     return Positions(t[..., 0], t[..., 1], t[..., 2], t[..., 3])
 
 
-@torch.inference_mode()
-def generate_ids(*args, **kwargs) -> list[Generated]:
-    """Samples `cfg.candidates` continuations; returns their token streams (decode with `codec.decode`).
+class Window:
+    """The token streams so far, and the part of them the model sees: the prefix always, then the newest body
+    tokens. When the cache is full the window slides: it keeps the prefix and the newest `keep` body tokens (all
+    but a quarter of the context), and the cache is refilled from them. Sampled columns wait in a list and are
+    joined to the arrays only at a refill and at the end."""
 
-    Signature: `generate_ids(model, vocab, cfg, primer=None, progress=None)`. Decode steps run on one CPU thread:
-    a step is a handful of small matrix products, and a second thread costs more in synchronisation than it gives
-    (measured on 2 cores: 3 ms per step on one thread, 3-30 ms on two, worst when the machine is busy). A (re)fill
-    of the window is one big forward, which the torch threads share (100 ms on one, 56 ms on two, for 400 tokens of
-    the default model).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    def __init__(self, ids: np.ndarray, pos: np.ndarray, n_prefix: int, context: int):
+        if n_prefix + 8 > context:
+            raise UserError(f"the model's context ({context} tokens) is too short for this prefix")
+        self.ids, self.pos, self.n_prefix = ids, pos, n_prefix  # (B, N), (B, N, 4)
+        self.keep = max(1, context - n_prefix - context // 4)  # body tokens kept when the window (re)fills
+        self._ids: list[np.ndarray] = []  # (B,) each
+        self._pos: list[np.ndarray] = []  # (B, 4) each
+
+    def push(self, tok: np.ndarray, pos: np.ndarray) -> None:
+        self._ids.append(tok)
+        self._pos.append(pos)
+
+    def __len__(self) -> int:
+        """Tokens per stream so far."""
+        return self.ids.shape[1] + len(self._ids)
+
+    def streams(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every token and position so far: (B, N), (B, N, 4)."""
+        if self._ids:
+            self.ids = np.concatenate([self.ids, np.stack(self._ids, axis=1)], axis=1)
+            self.pos = np.concatenate([self.pos, np.stack(self._pos, axis=1)], axis=1)
+            self._ids.clear()
+            self._pos.clear()
+        return self.ids, self.pos
+
+    def visible(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the model sees after a (re)fill: the prefix and the newest `keep` body tokens."""
+        ids, pos = self.streams()
+        n = ids.shape[1]
+        cols = np.r_[np.arange(self.n_prefix), np.arange(max(self.n_prefix, n - self.keep), n)]
+        return ids[:, cols], pos[:, cols]
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """torch's CPU threads set to `n` inside the block."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
     try:
-        return _generate_ids(*args, **kwargs, fill_threads=threads)
+        yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
-def _generate_ids(
+@torch.inference_mode()
+def generate_ids(
     model,
     vocab: Vocab,
     cfg: GenerateConfig,
-    primer: Piece | None = None,
+    primer: Primer | None = None,
     progress: Callable[[float], None] | None = None,
-    fill_threads: int = 1,
 ) -> list[Generated]:
+    """Samples `cfg.candidates` continuations of `primer` (none: from scratch); returns their token streams
+    (decode with `codec.decode`).
+
+    Decode steps run on one CPU thread: a step is a handful of small matrix products, and a second thread costs
+    more in synchronisation than it gives (measured on 2 cores: 3 ms per step on one thread, 3-30 ms on two, worst
+    when the machine is busy). A (re)fill of the window is one big forward, which the torch threads share (100 ms
+    on one, 56 ms on two, for 400 tokens of the default model).
+    """
     cfg.check(vocab)
     B = cfg.candidates
     unit_ms = vocab.config.time_unit_ms
-    names = [i.name for i in vocab.config.instruments]
+    names = vocab.config.instrument_names
     allowed = sorted(names.index(n) for n in cfg.instruments)
 
     body, primer_units, present = np.zeros(0, np.int64), 0, set(allowed)
-    if primer is not None and len(primer):
-        enc = encode(primer, vocab, style=cfg.style)
-        start_at = int(np.flatnonzero(enc.ids == vocab.start)[0]) + 1
-        body, primer_units = enc.ids[start_at:-1], enc.duration
+    if primer is not None and len(primer.ids):
+        body, primer_units = np.asarray(primer.ids, np.int64), primer.units
         present |= {int(k) for k in np.unique(vocab.note_table[body[body < vocab.n_notes], 0])}
     new_units = max(1, round(cfg.seconds * 1000 / unit_ms))
     duration = primer_units + new_units
@@ -164,7 +189,7 @@ def _generate_ids(
             progress(float(np.minimum(g.time, duration).min() - primer_units) / new_units)
 
     ids, pos = sample_streams(
-        model, grammar, rows, ids, pos, len(prefix), cfg.seed, cfg.sample, report, fill_threads
+        model, grammar, rows, ids, pos, len(prefix), cfg.seed, cfg.sample, cfg.seconds, report
     )
     return [Generated(ids[b], pos[b], primer_units, len(start)) for b in range(B)]
 
@@ -178,59 +203,45 @@ def sample_streams(
     n_prefix: int,
     seed: int,
     sampling: SampleConfig,
+    seconds: float,
     progress: Callable[[Grammar], None] | None = None,
-    fill_threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The sampling loop shared by continuation and infilling: `ids` (B, N) and `pos` (B, N, 4) given (the grammar
-    already past them), tokens drawn from `rows` under `grammar.mask()` until every stream has ended; the first
-    `n_prefix` tokens stay in the window when it slides. Returns the whole (B, M) ids and (B, M, 4) positions."""
+    """The sampling loop shared by continuation and infilling (`generate.infill`): `ids` (B, N) and `pos`
+    (B, N, 4) given (the grammar already past them), tokens drawn from `rows` under `grammar.mask()` until every
+    stream has ended, at most `max_new_tokens(seconds)` of them (`seconds`: the length of the new music); the
+    first `n_prefix` tokens stay in the window when it slides. Returns every (B, M) id and (B, M, 4) position."""
+    fill_threads = torch.get_num_threads()
+    B = ids.shape[0]
+    given = ids.shape[1]
+    window = Window(ids, pos, n_prefix, model.config.block_size)
     step = Decoder(model, torch.from_numpy(rows))
-    ctx = model.config.block_size
-    if n_prefix + 8 > ctx:
-        raise UserError(f"the model's context ({ctx} tokens) is too short for this prefix")
-    keep = max(1, ctx - n_prefix - ctx // 4)  # body tokens kept when the window (re)fills
     gen = torch.Generator().manual_seed(seed)
-    cache = model.new_cache(ids.shape[0], ctx)
-    refill = True
-    logits = None
-    new_ids: list[
-        np.ndarray
-    ] = []  # sampled columns, (B,) each: joined to `ids` only at a refill and at the end
-    new_pos: list[np.ndarray] = []  # (B, 4) each
-
-    def flush() -> None:
-        nonlocal ids, pos
-        if new_ids:
-            ids = np.concatenate([ids, np.stack(new_ids, axis=1)], axis=1)
-            pos = np.concatenate([pos, np.stack(new_pos, axis=1)], axis=1)
-            new_ids.clear()
-            new_pos.clear()
-
-    while True:
-        if refill:
-            flush()
-            n = ids.shape[1]
-            window = np.r_[np.arange(n_prefix), np.arange(max(n_prefix, n - keep), n)]
-            cache.truncate(0)
-            idx = torch.from_numpy(ids[:, window])
-            torch.set_num_threads(fill_threads)
-            try:
-                logits = model(idx, _positions(pos[:, window]), cache=cache)[0][:, -1, step.rows]
-            finally:
-                torch.set_num_threads(1)
-            refill = False
-        mask = torch.from_numpy(grammar.mask())
-        tok = rows[sample(logits, sampling, gen, mask).numpy()]  # (B,) column -> token id
-        p = grammar.push(tok)
-        new_ids.append(tok)
-        new_pos.append(p)
-        if progress is not None:
-            progress(grammar)
-        if grammar.ended.all():
-            break
-        if cache.length + 1 > ctx:
-            refill = True
-            continue
-        logits = step(torch.from_numpy(tok), _positions(p), cache=cache)
-    flush()
-    return ids, pos
+    cache = model.new_cache(B, model.config.block_size)
+    refill, logits = True, None
+    max_tokens = max_new_tokens(seconds)
+    with threads(1):
+        while True:
+            if refill:
+                cache.truncate(0)
+                seen, seen_pos = window.visible()
+                with threads(fill_threads):
+                    out = model(torch.from_numpy(seen), _positions(seen_pos), cache=cache)
+                logits, refill = out[0][:, -1, step.rows], False
+            mask = torch.from_numpy(grammar.mask())
+            tok = rows[sample(logits, sampling, gen, mask).numpy()]  # (B,) column -> token id
+            p = grammar.push(tok)
+            window.push(tok, p)
+            if progress is not None:
+                progress(grammar)
+            if len(window) - given >= max_tokens:
+                raise UserError(
+                    f"generation stopped after {max_tokens} tokens without reaching {seconds:g} s: the sampling "
+                    "settings leave the model no way forward; raise top-p/top-k or the temperature"
+                )
+            if grammar.ended.all():
+                break
+            if cache.length + 1 > model.config.block_size:
+                refill = True
+                continue
+            logits = step(torch.from_numpy(tok), _positions(p), cache=cache)
+    return window.streams()

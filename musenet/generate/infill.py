@@ -27,8 +27,8 @@ from ..codec.positions import countdown_of, part_of
 from ..codec.rules import to_units
 from ..codec.vocab import Vocab
 from ..errors import UserError
+from .config import MAX_CANDIDATES, SampleConfig
 from .engine import Generated, sample_streams
-from .sampling import SampleConfig
 
 MIN_CONTEXT = 32  # context tokens the middle always leaves room for
 
@@ -66,8 +66,10 @@ class InfillConfig:
             raise UserError("choose at least one instrument to redo")
         if self.style is not None and self.style not in vocab.config.styles:
             raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
-        if not 1 <= self.candidates <= 64:
-            raise UserError(f"--candidates must be 1..64, got {self.candidates}")
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise UserError(f"--candidates must be 1..{MAX_CANDIDATES}, got {self.candidates}")
+        if not 0 <= self.seed < 2**63:
+            raise UserError(f"--seed must be in [0, 2**63), got {self.seed}")
 
 
 @dataclass
@@ -191,16 +193,10 @@ def infill_ids(
         if progress is not None:
             progress(float(np.minimum(g.time, p.t1).min() - p.t0) / (p.t1 - p.t0))
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        ids = np.repeat(p.ids[None, :], B, axis=0)
-        pos = np.repeat(p.pos[None, :, :], B, axis=0)
-        ids, pos = sample_streams(
-            model, grammar, rows, ids, pos, p.n_keep, cfg.seed, cfg.sample, report, threads
-        )
-    finally:
-        torch.set_num_threads(threads)
+    ids = np.repeat(p.ids[None, :], B, axis=0)
+    pos = np.repeat(p.pos[None, :, :], B, axis=0)
+    seconds = (p.t1 - p.t0) * vocab.config.time_unit_ms / 1000
+    ids, pos = sample_streams(model, grammar, rows, ids, pos, p.n_keep, cfg.seed, cfg.sample, seconds, report)
     return p, [Generated(ids[b], pos[b], p.t0, len(p.ids)) for b in range(B)]
 
 

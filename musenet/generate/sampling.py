@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-
-@dataclass(frozen=True)
-class SampleConfig:
-    temperature: float = 1.0
-    """Divides the logits; 0 means greedy (always the most likely token)."""
-    top_k: int = 0
-    """Keep only the k most likely tokens (0 = all)."""
-    top_p: float = 1.0
-    """Keep the smallest set of most likely tokens whose probability reaches p (1 = all)."""
-
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+from .config import SampleConfig
 
 
 def sample(
@@ -66,7 +48,9 @@ def candidates(logits: torch.Tensor, cfg: SampleConfig) -> tuple[torch.Tensor, t
         k = V  # a flat distribution: every token, sorted
     if cfg.top_p < 1.0:
         # drop a token when the tokens before it already reach top_p (the most likely one always stays)
-        top = top.masked_fill((cum - top) >= cfg.top_p, 0.0)
+        drop = (cum - top) >= cfg.top_p
+        drop[:, 0] = False
+        top = top.masked_fill(drop, 0.0)
     return top, ids
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from musenet.files import fsync_dir, fsync_file
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT
 
@@ -37,20 +38,8 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _tmp(run_dir: Path, name: str) -> Path:
+    """A fixed temp name per file (not `files.temp_beside`'s): a later open must find them to finish a commit."""
     return run_dir / f".{name}.tmp"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
 
 
 def _recover(run_dir: Path) -> None:
@@ -65,9 +54,9 @@ def _recover(run_dir: Path) -> None:
             # a missing temp file was renamed already (by us before a kill, or by another reader just now)
             with contextlib.suppress(FileNotFoundError):
                 os.replace(_tmp(run_dir, name), run_dir / name)
-        _fsync_dir(run_dir)
+        fsync_dir(run_dir)
         marker.unlink(missing_ok=True)
-        _fsync_dir(run_dir)
+        fsync_dir(run_dir)
     else:
         for name in (WEIGHTS, CONFIG, OPTIMIZER, _MARKER):
             _tmp(run_dir, name).unlink(missing_ok=True)
@@ -79,12 +68,12 @@ def _commit(run_dir: Path, writers: dict[str, Callable[[Path], None]]) -> None:
     _recover(run_dir)
     for name, write in writers.items():
         write(_tmp(run_dir, name))
-        _fsync_file(_tmp(run_dir, name))
+        fsync_file(_tmp(run_dir, name))
     marker_tmp = _tmp(run_dir, _MARKER)
     marker_tmp.write_text(json.dumps(list(writers)))
-    _fsync_file(marker_tmp)
+    fsync_file(marker_tmp)
     os.replace(marker_tmp, run_dir / _MARKER)  # the commit point
-    _fsync_dir(run_dir)
+    fsync_dir(run_dir)
     _recover(run_dir)
 
 

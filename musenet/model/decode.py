@@ -108,14 +108,7 @@ class Decoder:
         D = C // H
         x = F.embedding(idx, w) + t.wpe.weight[n]
         if c.musenet_embeddings:
-            if pos is None:
-                raise ValueError(
-                    "this model has MuseNet embeddings: pass pos=Positions(time, chord, part, countdown)"
-                )
-            x = x + F.embedding(pos.time % c.time_positions, t.wtime.weight)
-            x = x + F.embedding(pos.chord.clamp(0, c.chord_positions - 1), t.wchord.weight)
-            x = x + F.embedding(pos.part.clamp(0, c.part_positions - 1), t.wpart.weight)
-            x = x + F.embedding(pos.countdown.clamp(0, c.countdown_positions - 1), t.wcount.weight)
+            x = x + m.structural(pos)
         layers, head = self.products(B)
         caches = zip(
             self.norms, layers, cache.k.unbind(0), cache.v.unbind(0), strict=True

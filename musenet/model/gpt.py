@@ -204,15 +204,23 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {c.block_size}")
         x = t.wte(idx) + t.wpe(torch.arange(start, start + T, device=idx.device))
         if c.musenet_embeddings:
-            if pos is None:
-                raise ValueError(
-                    "this model has MuseNet embeddings: pass pos=Positions(time, chord, part, countdown)"
-                )
-            x = x + t.wtime(pos.time % c.time_positions)
-            x = x + t.wchord(pos.chord.clamp(0, c.chord_positions - 1))
-            x = x + t.wpart(pos.part.clamp(0, c.part_positions - 1))
-            x = x + t.wcount(pos.countdown.clamp(0, c.countdown_positions - 1))
+            x = x + self.structural(pos)
         return t.drop(x)
+
+    def structural(self, pos: Positions | None) -> torch.Tensor:
+        """The sum of MuseNet's four structural embeddings (time, chord, part, countdown) at `pos`, for a model
+        that has them: `embed` and the one-token decode step both add exactly this."""
+        c, t = self.config, self.transformer
+        if pos is None:
+            raise ValueError(
+                "this model has MuseNet embeddings: pass pos=Positions(time, chord, part, countdown)"
+            )
+        return (
+            F.embedding(pos.time % c.time_positions, t.wtime.weight)
+            + F.embedding(pos.chord.clamp(0, c.chord_positions - 1), t.wchord.weight)
+            + F.embedding(pos.part.clamp(0, c.part_positions - 1), t.wpart.weight)
+            + F.embedding(pos.countdown.clamp(0, c.countdown_positions - 1), t.wcount.weight)
+        )
 
     def _mask(self, start: int, T: int, device: torch.device):
         """The attention mask for queries start..start+T-1 over keys 0..start+T-1 (None = plain causal)."""

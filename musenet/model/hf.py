@@ -19,6 +19,19 @@ from musenet.model.gpt import GPT
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 
 
+def our_name(name: str) -> str | None:
+    """Our parameter name for a Hugging Face GPT-2 tensor name; None for tensors we do not need."""
+    if name.endswith((".attn.bias", ".attn.masked_bias")) or name == "lm_head.weight":
+        return None  # causal-mask buffers of old checkpoints; the output layer, tied to wte
+    return name if name.startswith("transformer.") else f"transformer.{name}"
+
+
+def our_tensor(name: str, w: torch.Tensor) -> torch.Tensor:
+    """A Hugging Face GPT-2 tensor as our parameter: Conv1D's (in, out) weights transposed, fp32."""
+    w = w.t().contiguous() if name.endswith(_CONV1D) else w
+    return w if w.dtype == torch.float32 else w.float()
+
+
 def config_from_hf(hf: dict) -> GPTConfig:
     if hf.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
         raise ValueError(f"unsupported activation {hf['activation_function']!r}: we compute GELU's tanh form")
@@ -47,12 +60,7 @@ def load_hf_gpt2(path: str | Path) -> GPT:
     path = Path(path)
     config = config_from_hf(json.loads((path / "config.json").read_text()))
     state = load_file(str(path / "model.safetensors"))
-    ours: dict[str, torch.Tensor] = {}
-    for name, w in state.items():
-        if name.endswith((".attn.bias", ".attn.masked_bias")) or name == "lm_head.weight":
-            continue  # causal-mask buffers of old checkpoints; the tied output layer
-        key = name if name.startswith("transformer.") else f"transformer.{name}"
-        ours[key] = w.t().contiguous() if name.endswith(_CONV1D) else w
+    ours = {key: our_tensor(name, w) for name, w in state.items() if (key := our_name(name)) is not None}
     model = GPT(config)
-    model.load_state_dict({k: v.float() for k, v in ours.items()})
+    model.load_state_dict(ours)
     return model.eval()

@@ -28,7 +28,13 @@ class TextModel:
 
     def prompt_ids(self, prompt: str) -> list[int]:
         if prompt:
-            return self.tokenizer.encode(prompt)
+            ids = self.tokenizer.encode(prompt)
+            if not ids:  # a tokenizer without byte fallback drops characters it has no token for
+                shown = prompt if len(prompt) <= 40 else prompt[:40] + "…"
+                raise UserError(
+                    f"the prompt {shown!r} holds no token this model's tokenizer knows; write it in other characters"
+                )
+            return ids
         if self.eos_id is None:
             raise UserError(
                 "an empty prompt needs an end-of-text token to start from, and this model has none"

@@ -6,14 +6,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import UserError
-
-if TYPE_CHECKING:
-    from .engine import TextConfig
-
-HELP = "continue a text prompt with a released GPT-2 checkpoint"
+from ..options import add_flags, from_args
+from .engine import TextConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,51 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TEXT",
         help="the text to continue (default: none, an unconditional sample)",
     )
-    parser.add_argument(
-        "--max-new-tokens", type=int, default=100, metavar="N", help="most tokens to add (default 100)"
-    )
-    parser.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1)")
-    parser.add_argument(
-        "--top-k",
-        type=int,
-        default=40,
-        metavar="K",
-        help="sample from the k most likely tokens (0 = all; default 40)",
-    )
-    parser.add_argument(
-        "--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling mass (default 1 = off)"
-    )
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="same seed, same text (default 0)")
-    parser.add_argument(
-        "--candidates",
-        type=int,
-        default=1,
-        metavar="K",
-        help="sample K continuations as one batch, printed one after another (default 1: streamed)",
-    )
-
-
-def _config(args: argparse.Namespace) -> TextConfig:
-    from ..generate.sampling import SampleConfig
-    from .engine import TextConfig
-
-    try:
-        sample = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
-        return TextConfig(
-            max_new_tokens=args.max_new_tokens, candidates=args.candidates, seed=args.seed, sample=sample
-        )
-    except ValueError as e:
-        raise UserError(str(e).replace("_", "-")) from None
+    add_flags(parser, TextConfig)
 
 
 def run(args: argparse.Namespace) -> int:
     from .api import load
 
-    cfg = _config(args)
+    cfg = from_args(TextConfig, args)
     tm = load(args.model)
-    note = f"loaded {tm.path} ({tm.describe()}) in {tm.load_seconds:.1f} s"
-    sys.stderr.write(note + "\n")
-    n_prompt, block = len(tm.prompt_ids(args.prompt)), tm.model.config.block_size
+    n_prompt, block = len(tm.prompt_ids(args.prompt)), tm.model.config.block_size  # a bad prompt fails first
+    sys.stderr.write(f"loaded {tm.path} ({tm.describe()}) in {tm.load_seconds:.1f} s\n")
     if n_prompt > block:
         sys.stderr.write(f"the prompt is {n_prompt} tokens; the model sees its last {block}\n")
     out = sys.stdout

@@ -31,6 +31,8 @@ class TextConfig:
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if not 1 <= self.candidates <= 64:
             raise ValueError(f"candidates must be 1..64, got {self.candidates}")
 

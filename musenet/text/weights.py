@@ -2,7 +2,7 @@
 
 The model is built on the meta device, so nothing is allocated or randomly initialised (for GPT-2 XL that would
 be 6 GB and minutes of work on a CPU); each checkpoint tensor is read, renamed and assigned to its parameter.
-Names map as in `musenet.model.hf`: Hugging Face's Conv1D stores weights as (in, out), so those are transposed.
+Names and layouts map through `musenet.model.hf` (Conv1D's (in, out) weights transposed), defined there once.
 A pickle (pytorch_model.bin) is read with `weights_only=True`: tensors only, never code.
 """
 
@@ -21,20 +21,8 @@ from safetensors import SafetensorError, safe_open
 from ..errors import UserError
 from ..model.config import GPTConfig
 from ..model.gpt import GPT
-
-_CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-
-
-def our_name(name: str) -> str | None:
-    """Our parameter name for a Hugging Face GPT-2 tensor name; None for tensors we do not need."""
-    if name.endswith((".attn.bias", ".attn.masked_bias")) or name == "lm_head.weight":
-        return None  # causal-mask buffers of old checkpoints; the output layer, tied to wte
-    return name if name.startswith("transformer.") else f"transformer.{name}"
-
-
-def _convert(name: str, w: torch.Tensor) -> torch.Tensor:
-    w = w.t().contiguous() if name.endswith(_CONV1D) else w
-    return w if w.dtype == torch.float32 else w.float()
+from ..model.hf import our_name
+from ..model.hf import our_tensor as _convert
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
+from musenet.model.config import ATTENTION_KINDS, GPTConfig
 from musenet.model.config import PRESETS as MODEL_PRESETS
-from musenet.model.config import GPTConfig
 
 # Optimisation defaults per preset (model sizes are in musenet.model.config.PRESETS). tiny is sized to show a
 # clearly falling validation loss within minutes on 2 CPU cores; base is MuseNet's 4,096-token context, for GPUs.
@@ -16,6 +16,10 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(batch_size=8, lr=6e-4, warmup_steps=100, max_steps=5000, eval_interval=250),
     "base": dict(batch_size=8, lr=3e-4, warmup_steps=500, max_steps=50000, eval_interval=1000),
 }
+
+DType = Literal["auto", "bf16", "fp32"]
+Device = Literal["auto", "cpu", "cuda"]
+StructuralInit = Literal["normal", "zero"]
 
 # Fields that may change when a run is resumed: they alter neither the model nor the data order nor the
 # optimisation of the steps already taken. Everything else must match the saved run.
@@ -42,31 +46,37 @@ class TrainConfig:
     """Folder of a built dataset (`musenet data build`)."""
     out: str
     """Run folder: checkpoint, log.csv, loss.png."""
-    preset: str = "tiny"
-    """Model size and optimisation defaults: tiny, small or base."""
+    preset: str = field(default="tiny", metadata={"choices": tuple(MODEL_PRESETS)})
+    """Model size and optimisation defaults (musenet.model.config.PRESETS)."""
     dataset: str = "musenet.data.dataset:WindowDataset"
     """`module:Class` of the window dataset; tests and benchmarks use musenet.train.synthetic:SyntheticDataset."""
 
     # model shape (None = the preset's)
     n_layer: int | None = None
+    """Transformer blocks (default: the preset's)."""
     n_head: int | None = None
+    """Attention heads (default: the preset's)."""
     n_embd: int | None = None
+    """Embedding width (default: the preset's)."""
     context: int | None = None
-    """Tokens per training window (the model's block_size)."""
+    """Tokens per training window, the model's context (default: the preset's)."""
     dropout: float = 0.0
+    """Dropout probability."""
     musenet_embeddings: bool = True
     """Off = plain GPT-2 (token + position embeddings only), for the ablation."""
-    structural_init: str = "normal"
+    structural_init: StructuralInit = "normal"
     """Initial MuseNet embedding tables: `normal` (N(0, 0.02), as GPT-2's) or `zero` (they start as no-ops and
     grow only where they lower the loss)."""
-    attention: str = "dense"
-    """dense, strided or fixed (block-sparse; see musenet.model.sparse)."""
+    attention: str = field(default="dense", metadata={"choices": ATTENTION_KINDS})
+    """dense, or the Sparse Transformer's strided / fixed block-sparse patterns (see musenet.model.sparse)."""
     sparse_stride: int = 128
+    """Stride / block length of the sparse patterns."""
 
     # optimisation (None = the preset's)
     batch_size: int | None = None
     """Windows per micro-step per process; a step sees batch_size * grad_accum * world_size windows."""
     grad_accum: int = 1
+    """Micro-steps per optimizer step."""
     max_steps: int | None = None
     """Optimizer steps in the run; the cosine schedule ends here."""
     lr: float | None = None
@@ -74,9 +84,13 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     """The cosine decays to lr * min_lr_ratio."""
     warmup_steps: int | None = None
+    """Linear warmup steps (default: the preset's)."""
     weight_decay: float = 0.1
+    """AdamW weight decay."""
     beta1: float = 0.9
+    """AdamW beta1."""
     beta2: float = 0.95
+    """AdamW beta2."""
     grad_clip: float = 1.0
     """Clip the global gradient norm to this (0 = off)."""
     mixup: float = 0.0
@@ -91,10 +105,11 @@ class TrainConfig:
     of them (1 = in proportion to tokens, 0 = every style alike; see musenet.train.data.StyleBalance)."""
 
     # machinery
-    dtype: str = "auto"
+    dtype: DType = "auto"
     """bf16 (autocast), fp32, or auto: bf16 where the hardware has fast bf16 matmuls, else fp32."""
     compile: bool = False
-    device: str = "auto"
+    """torch.compile the model."""
+    device: Device = "auto"
     """auto (cuda if present, else cpu), cpu, cuda."""
     threads: int | None = None
     """CPU threads per process (None = torch's default, or cores / processes under torchrun)."""
@@ -102,11 +117,15 @@ class TrainConfig:
     """Processes making the next steps' batches (0 = one background thread, enough on a CPU; one thread makes
     ~0.3-0.5 M augmented tokens a second, so a GPU wants several). The batches are the same either way."""
     seed: int = 1337
+    """Seed of the initial weights and the data order."""
     eval_interval: int | None = None
+    """Steps between validation losses (default: the preset's)."""
     eval_batches: int = 8
+    """Validation batches per evaluation."""
     ckpt_interval: int | None = None
     """Steps between checkpoints (None = eval_interval); one is always written at the end."""
     log_interval: int = 1
+    """Steps between log.csv rows."""
     time_limit_s: float | None = None
     """Stop after this many seconds of training in this process (counted from the first step; the evaluation and
     checkpoint of the step reached are written after it), even before max_steps: a GPU lent for minutes."""
@@ -117,18 +136,24 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in MODEL_PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(MODEL_PRESETS)}")
-        if self.dtype not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"dtype must be auto, bf16 or fp32, not {self.dtype!r}")
-        if self.structural_init not in ("normal", "zero"):
-            raise ValueError(f"structural_init must be normal or zero, not {self.structural_init!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        for name, kind in (
+            ("dtype", DType),
+            ("structural_init", StructuralInit),
+            ("device", Device),
+        ):
+            if getattr(self, name) not in get_args(kind):
+                raise ValueError(
+                    f"{name} must be one of {', '.join(get_args(kind))}, not {getattr(self, name)!r}"
+                )
         if not 0.0 <= self.infill_share <= 1.0:
             raise ValueError(f"infill_share must be in [0, 1], got {self.infill_share}")
         if not 0 <= self.style_alpha <= 1:
             raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
-        if self.mixup < 0 or self.grad_accum < 1 or self.eval_batches < 1 or self.log_interval < 1:
-            raise ValueError("mixup must be >= 0; grad_accum, eval_batches and log_interval >= 1")
+        if self.mixup < 0:
+            raise ValueError(f"mixup must be >= 0, got {self.mixup}")
+        for name in ("grad_accum", "eval_batches", "log_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.data_workers < 0:
             raise ValueError("data_workers must be >= 0")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
@@ -137,13 +162,17 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.context is not None and self.context < 8:
+            raise ValueError(f"context must be at least 8 tokens, got {self.context}")
+        if self.n_embd is not None and self.n_head is not None and self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
 
     def resolved(self) -> TrainConfig:
         """This config with every None filled from the preset."""
         fill = {**MODEL_PRESETS[self.preset], **TRAIN_PRESETS[self.preset]}
         fill["context"] = fill.pop("block_size")
         values = {k: v for k, v in fill.items() if getattr(self, k) is None}
-        cfg = dataclasses.replace(self, **values)
+        cfg = dataclasses.replace(self, **values)  # checked again: the preset's width with the user's heads
         if cfg.ckpt_interval is None:
             cfg = dataclasses.replace(cfg, ckpt_interval=cfg.eval_interval)
         return cfg

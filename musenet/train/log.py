@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
+
+from musenet.files import atomic_path
 
 FIELDS = ("step", "lr", "loss", "val_loss", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
 
@@ -18,12 +19,10 @@ class CsvLog:
         self.path = run_dir / "log.csv"
         rows = read(self.path) if resume_step is not None and self.path.exists() else []
         rows = [r for r in rows if int(r["step"]) <= (resume_step or 0)]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, FIELDS)
             w.writeheader()
             w.writerows(rows)
-        os.replace(tmp, self.path)
         self.f = open(self.path, "a", newline="")  # noqa: SIM115 - held open for the whole run
         self.w = csv.DictWriter(self.f, FIELDS)
 
@@ -87,8 +86,7 @@ def plot(run_dir: Path) -> Path | None:
     ax.set_title(run_dir.name)
     fig.tight_layout()
     out = run_dir / "loss.png"
-    tmp = run_dir / ".loss.png.tmp"
-    fig.savefig(tmp, format="png")
+    with atomic_path(out, durable=False) as tmp:  # redrawn at every evaluation
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, out)
     return out

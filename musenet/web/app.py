@@ -2,7 +2,9 @@
 
 No logic of its own: the checks, the queue and the tree live in `service`. Every error is JSON
 `{"detail": "<one line>"}` with a fitting status (400 bad request, 404 unknown id, 413 too large, 429 too many of
-yours, 503 busy with Retry-After), so the page can show it as it is. The OpenAPI page (/docs) is served from the
+yours, 503 busy or full with Retry-After), so the page can show it as it is; no message quotes more than a few
+dozen characters of what was sent. A job is addressed within its session (/api/sessions/{sid}/jobs/{jid}), so
+its id alone reads or cancels nothing. The OpenAPI page (/docs) is served from the
 `swagger-ui-py` wheel's files, not a CDN, so it works offline too.
 """
 
@@ -20,34 +22,57 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from ..codec.safe import MidiError
-from ..errors import UserError
+from ..errors import MidiError, UserError
+from ..generate.config import MAX_CANDIDATES, MAX_SECONDS, MAX_TEMPERATURE
 from .jobs import QueueFull
-from .limits import BodyLimit, security_headers
+from .limits import BodyLimit, client_key, security_headers
 from .service import Ask, CoComposer, InfillAsk, TooLarge
-from .store import NotFound
+from .store import Full, NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("musenet.web")
 
 
-class AskBody(BaseModel):
-    """The settings of one Generate or Continue (limits: see GET /api/info)."""
+# The sampling fields that Generate, Continue and Regenerate span share: SampleConfig's bounds (422 outside them).
+Temperature = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=MAX_TEMPERATURE,
+        description="sampling temperature; lower is safer, higher is wilder (null: the model's default)",
+    ),
+]
+TopK = Annotated[
+    int | None, Field(ge=0, description="sample among the k most likely tokens (0: all; null: the model's)")
+]
+TopP = Annotated[
+    float | None, Field(gt=0, le=1, description="nucleus sampling mass (null: the model's default)")
+]
+Seed = Annotated[
+    int | None, Field(ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
+]
+Candidates = Annotated[int, Field(ge=1, le=MAX_CANDIDATES, description="how many candidates to generate")]
 
-    style: str | None = Field(None, description="a style the model knows (GET /api/styles); null: its first")
+
+class AskBody(BaseModel):
+    """The settings of one Generate or Continue (limits: see GET /api/info). Defaults and bounds are
+    GenerateConfig's and SampleConfig's; the server's own, tighter limits are checked by the service."""
+
+    style: str | None = Field(
+        Ask.style, description="a style the model knows (GET /api/styles); null: its first"
+    )
     instruments: list[str] = Field(
-        ["piano"], description="the instruments that may play (GET /api/instruments)"
+        list(Ask.instruments),
+        description="the instruments that may play (GET /api/instruments)",
     )
-    seconds: float = Field(20.0, description="length of the new music, in seconds")
-    candidates: int = Field(4, description="how many candidates to generate")
-    temperature: float | None = Field(
-        None, description="sampling temperature; lower is safer, higher is wilder (null: the model's default)"
+    seconds: float = Field(
+        Ask.seconds, gt=0, le=MAX_SECONDS, description="length of the new music, in seconds"
     )
-    top_k: int | None = Field(
-        None, description="sample among the k most likely tokens (0: all; null: the model's)"
-    )
-    top_p: float | None = Field(None, description="nucleus sampling mass (null: the model's default)")
-    seed: int | None = Field(None, ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
+    candidates: Candidates = Ask.candidates
+    temperature: Temperature = None
+    top_k: TopK = None
+    top_p: TopP = None
+    seed: Seed = None
 
     def ask(self) -> Ask:
         return Ask(**(self.model_dump(exclude={"primer"}) | {"instruments": tuple(self.instruments)}))
@@ -60,20 +85,19 @@ class GenerateBody(AskBody):
 
 
 class InfillBody(BaseModel):
-    """The settings of one Regenerate span (limits: see GET /api/info, `infill`)."""
+    """The settings of one Regenerate span (limits: see GET /api/info, `infill`); sampling as for AskBody."""
 
     start: float = Field(description="start of the span to redo, in seconds from the node's beginning")
     end: float = Field(description="end of the span, in seconds; the music after it is kept")
     instruments: list[str] | None = Field(
-        None, description="redo only these instruments in the span, keeping the others' notes; null: all"
+        InfillAsk.instruments,
+        description="redo only these instruments in the span, keeping the others' notes; null: all",
     )
-    candidates: int = Field(4, description="how many candidates to generate")
-    temperature: float | None = Field(None, description="sampling temperature (null: the model's default)")
-    top_k: int | None = Field(
-        None, description="sample among the k most likely tokens (0: all; null: the model's)"
-    )
-    top_p: float | None = Field(None, description="nucleus sampling mass (null: the model's default)")
-    seed: int | None = Field(None, ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
+    candidates: Candidates = InfillAsk.candidates
+    temperature: Temperature = None
+    top_k: TopK = None
+    top_p: TopP = None
+    seed: Seed = None
 
     def ask(self) -> InfillAsk:
         d = self.model_dump()
@@ -104,7 +128,9 @@ def create_app(service: CoComposer) -> FastAPI:
     )
     app.state.service = service
     limit = service.cfg.max_upload_bytes
-    app.add_middleware(BodyLimit, max_bytes=limit + 64 * 1024, file_limit=limit)  # + the form's own bytes
+    app.add_middleware(  # + 64 kB: the form's own bytes
+        BodyLimit, max_bytes=limit + 64 * 1024, file_limit=limit, read_timeout_s=service.cfg.header_timeout_s
+    )
     app.middleware("http")(security_headers)
 
     @app.exception_handler(NotFound)
@@ -123,6 +149,10 @@ def create_app(service: CoComposer) -> FastAPI:
     def _midi_error(request: Request, e: MidiError) -> JSONResponse:
         return _error(400, str(e))
 
+    @app.exception_handler(Full)
+    def _full(request: Request, e: Full) -> JSONResponse:
+        return _error(e.status, str(e), {"Retry-After": str(e.retry_after)})
+
     @app.exception_handler(QueueFull)
     def _busy(request: Request, e: QueueFull) -> JSONResponse:
         return _error(e.status, str(e), {"Retry-After": str(e.retry_after)})
@@ -131,7 +161,7 @@ def create_app(service: CoComposer) -> FastAPI:
     def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
-        return _error(422, f"{where}: {first.get('msg', 'invalid value')}")
+        return _error(422, f"{where[:40]}: {str(first.get('msg', 'invalid value'))[:120]}")
 
     @app.exception_handler(Exception)
     def _bug(request: Request, e: Exception) -> JSONResponse:
@@ -176,9 +206,10 @@ def create_app(service: CoComposer) -> FastAPI:
         return service.composer.instruments
 
     @app.post("/api/sessions", status_code=201, tags=["tree"])
-    def new_session() -> dict:
-        """A new, empty tree. Its id is the only key to it: keep it."""
-        return service.new_session()
+    def new_session(request: Request) -> dict:
+        """A new, empty tree. Its id is the only key to it: keep it. It lasts until it has been idle for the
+        server's `session_idle_s` (GET /api/info); 429 past the sessions one address may hold, 503 when full."""
+        return service.new_session(client_key(request.client.host if request.client else None))
 
     @app.get("/api/sessions/{sid}", tags=["tree"])
     def tree(sid: str) -> dict:
@@ -196,22 +227,22 @@ def create_app(service: CoComposer) -> FastAPI:
 
     @app.post("/api/sessions/{sid}/generate", status_code=202, tags=["generate"])
     def generate(sid: str, body: GenerateBody) -> dict:
-        """Queues N candidates, from scratch or continuing `primer`; poll GET /api/jobs/{job}."""
+        """Queues N candidates, from scratch or continuing `primer`; poll GET /api/sessions/{sid}/jobs/{job}."""
         return service.job(service.generate(sid, body.ask(), parent=body.primer).id)
 
     @app.post("/api/sessions/{sid}/nodes/{nid}/continue", status_code=202, tags=["generate"])
     def continue_node(sid: str, nid: str, body: AskBody) -> dict:
-        """Queues N continuations of a node (its notes are kept verbatim); poll GET /api/jobs/{job}."""
+        """Queues N continuations of a node (its notes are kept verbatim); poll GET /api/sessions/{sid}/jobs/{job}."""
         return service.job(service.generate(sid, body.ask(), parent=nid).id)
 
-    @app.get("/api/jobs/{jid}", tags=["generate"])
-    def job(jid: str) -> dict:
+    @app.get("/api/sessions/{sid}/jobs/{jid}", tags=["generate"])
+    def job(sid: str, jid: str) -> dict:
         """A job's status (queued, running, done, error, cancelled), progress 0..1, and its nodes when done."""
-        return service.job(jid)
+        return service.job(jid, sid)
 
-    @app.delete("/api/jobs/{jid}", tags=["generate"])
-    def cancel(jid: str) -> dict:
-        return service.cancel(jid)
+    @app.delete("/api/sessions/{sid}/jobs/{jid}", tags=["generate"])
+    def cancel(sid: str, jid: str) -> dict:
+        return service.cancel(jid, sid)
 
     @app.get("/api/sessions/{sid}/nodes/{nid}", tags=["files"])
     def node(sid: str, nid: str) -> dict:
@@ -235,7 +266,7 @@ def create_app(service: CoComposer) -> FastAPI:
     def infill(sid: str, nid: str, body: InfillBody) -> dict:
         """Queues N candidates of a node with the span [start, end] regenerated (only `instruments` there, if
         given); the music outside the span is kept note for note. They become the node's children, each with its
-        `span`. Poll GET /api/jobs/{job}."""
-        return service.job(service.infill(sid, nid, body.ask()).id)
+        `span`. Poll GET /api/sessions/{sid}/jobs/{job}."""
+        return service.job(service.infill(sid, nid, body.ask()).id, sid)
 
     return app

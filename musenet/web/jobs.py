@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec.safe import MidiError
-from ..errors import UserError
+from ..errors import MidiError, UserError
 
 log = logging.getLogger("musenet.web")
 

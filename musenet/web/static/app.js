@@ -463,7 +463,7 @@ async function follow(job) {
     if (job.status === "error") throw new Error(job.error);
     if (job.status === "cancelled") { notice("Cancelled."); return; }
     await new Promise((r) => setTimeout(r, POLL_MS));
-    job = await api("GET", `/api/jobs/${job.job}`);
+    job = await api("GET", `/api/sessions/${state.session}/jobs/${job.job}`);
   }
   addNodes(job.nodes);
   notice("");
@@ -473,7 +473,7 @@ async function follow(job) {
 }
 
 $("job-cancel").addEventListener("click", () => {
-  if (state.job) api("DELETE", `/api/jobs/${state.job.id}`).catch((e) => showError(e.message));
+  if (state.job) api("DELETE", `/api/sessions/${state.session}/jobs/${state.job.id}`).catch((e) => showError(e.message));
 });
 $("generate").addEventListener("click", () => startJob(null));
 $("error-close").addEventListener("click", clearError);

@@ -1,0 +1,99 @@
+"""What one generation asks for: frozen, checked config dataclasses (no torch), read by the engine, the composer,
+the CLI flags (`musenet.options`) and the web's request models, so that every default and bound is defined here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..codec.vocab import Vocab
+from ..errors import UserError
+
+# Bounds that mean something in float32, the dtype sampling runs in. Below MIN_TEMPERATURE the logits divided by
+# it overflow (inf - inf = nan) and the draw is greedy anyway; past MAX_TEMPERATURE every token is equally likely
+# to float32's precision. A nucleus mass under float32's epsilon rounds to 0 against the cumulated probabilities,
+# which once dropped every token: the sampler then returned the last index forever, and generation never ended.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
+MIN_TOP_P = 2.0**-23  # float32's epsilon, ~1.2e-7; any smaller mass is the most likely token alone
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    temperature: float = 1.0
+    """Sampling temperature: divides the logits; lower is safer, higher is wilder; 0 = greedy (the most likely
+    token), else 0.001..100."""
+    top_k: int = 0
+    """Sample from the k most likely tokens only (0 = all)."""
+    top_p: float = 1.0
+    """Nucleus sampling: keep the smallest set of most likely tokens whose probability reaches p (1 = all), p in
+    [1.2e-7, 1]."""
+
+    def __post_init__(self) -> None:
+        t, k, p = self.temperature, self.top_k, self.top_p
+        if not (isinstance(t, (int, float)) and (t == 0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE)):
+            raise ValueError(
+                f"temperature must be 0 (greedy) or {MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}, got {_shown(t)}"
+            )
+        if not (isinstance(k, int) and 0 <= k < 2**31):
+            raise ValueError(f"top_k must be a whole number >= 0, got {_shown(k)}")
+        if not (isinstance(p, (int, float)) and math.isfinite(p) and MIN_TOP_P <= p <= 1):
+            raise ValueError(f"top_p must be in [{MIN_TOP_P:.2g}, 1], got {_shown(p)}")
+
+
+def _shown(value) -> str:
+    """A value for an error message: a number in 3 digits, anything else cut to 20 characters."""
+    return f"{value:.3g}" if isinstance(value, float) else repr(value)[:20]
+
+
+MAX_SECONDS = 3600.0  # of new music per request
+MAX_CANDIDATES = 64  # per batch
+MAX_RERANK = 64
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    style: str | None = None
+    """A style the model knows (see `musenet styles`); None: its first style, 'unknown'."""
+    instruments: tuple[str, ...] = ("piano",)
+    """The only instruments that may play in the new music, each guaranteed (see `musenet instruments`)."""
+    seconds: float = 30.0
+    """Length of the new music (after the primer), in seconds; generation never runs past it."""
+    candidates: int = 4
+    """How many pieces to sample, as one batch."""
+    seed: int = 0
+    """Same seed, model and device: identical pieces."""
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    """Temperature, top-k and top-p."""
+    min_fraction: float = 0.8
+    """The model may end the piece from this share of the requested length on."""
+    max_silence: float | None = 4.0
+    """Seconds of silence (nothing sounding, nothing starting) the new music may hold at most; None: no cap. A small
+    model asked for an instrument it rarely saw for a style can otherwise wait out the whole piece."""
+    rerank: int = 1
+    """Sample this many per candidate and keep those the model's critic rates most real (1: off)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "instruments", tuple(self.instruments))
+        if not self.instruments:
+            raise ValueError("choose at least one instrument")
+        if not 0 < self.seconds <= MAX_SECONDS:
+            raise ValueError(f"seconds must be in (0, {MAX_SECONDS:g}], got {self.seconds:g}")
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise ValueError(f"candidates must be 1..{MAX_CANDIDATES}, got {self.candidates}")
+        if not 0 <= self.min_fraction <= 1:
+            raise ValueError(f"min_fraction must be in [0, 1], got {self.min_fraction:g}")
+        if self.max_silence is not None and not self.max_silence > 0:
+            raise ValueError(f"max_silence must be > 0 seconds (or None), got {self.max_silence:g}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
+        if not 1 <= self.rerank <= MAX_RERANK:
+            raise ValueError(f"rerank must be 1..{MAX_RERANK}, got {self.rerank}")
+
+    def check(self, vocab: Vocab) -> None:
+        """The checks that need the model's vocabulary: known instruments and style."""
+        names = vocab.config.instrument_names
+        for name in self.instruments:
+            if name not in names:
+                raise UserError(f"unknown instrument {name[:40]!r}; choose from: {', '.join(names)}")
+        if self.style is not None and self.style not in vocab.config.styles:
+            raise UserError(f"unknown style {self.style[:40]!r}; see `musenet styles`")
