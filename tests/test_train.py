@@ -1,5 +1,6 @@
 """The trainer's parts (config, schedule, data order, mixup) and a short run that must learn."""
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -188,3 +189,20 @@ def test_auto_dtype_follows_the_hardware(monkeypatch):
     for fast, want in ((True, torch.bfloat16), (False, None)):
         monkeypatch.setattr(optim, "fast_bf16", lambda device, fast=fast: fast)
         assert optim.autocast_dtype("auto", cpu) is want
+
+
+def test_resume_without_optimizer_state_rewarms_the_learning_rate(tmp_path, capsys):
+    """A resume point committed without optimizer.pt goes on from its step with a fresh optimizer and a short ramp."""
+    from musenet.train import loop
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(data="unused", out=str(run), max_steps=4, eval_interval=4, lr=3e-3, **SMALL)
+    loop.train(cfg)
+    (run / checkpoint.OPTIMIZER).unlink()
+    loop.train(dataclasses.replace(cfg, max_steps=8), resume=True)
+    assert "no optimizer state" in capsys.readouterr().out
+    lr = losses(run / "log.csv", "lr")
+    assert sorted(lr) == list(range(1, 9))  # the step count went on from 4: the data order's position is kept
+    full = [lr_at(s, 3e-3, cfg.resolved().warmup_steps, 8, cfg.min_lr_ratio) for s in range(4, 8)]
+    ramp = [full[i] * (i + 1) / loop.REWARM for i in range(4)]
+    assert all(abs(lr[5 + i] - ramp[i]) < 1e-9 for i in range(4)), (lr, ramp)

@@ -66,6 +66,10 @@ def evaluate(model: GPT, batches: list[Batch], amp, device: torch.device, d: ddp
     return total / count if count else None
 
 
+REWARM = 50
+"""Steps of linear learning-rate warm-up after resuming from weights without the optimizer state."""
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Result:
     """Train as `cfg` says (resolved against its preset); with `resume`, continue the checkpoint in cfg.out."""
     cfg = cfg.resolved()
@@ -117,6 +121,10 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         if model.config != mcfg:
             raise UserError(f"{out}'s model does not match this dataset/config (vocabulary or shape changed)")
         start, opt_state = meta["step"], checkpoint.load_optimizer(out)
+        if opt_state is None and d.main:  # a resume point committed without its (large) optimizer state
+            print(
+                f"note: {out} has no optimizer state: a fresh one, the learning rate re-warmed over {REWARM} steps"
+            )
         elapsed0, tokens0 = meta.get("elapsed_s", 0.0), meta.get("tokens", 0)
         if meta.get("world_size", 1) != d.world and d.main:
             print(
@@ -178,6 +186,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
             plan = batches.get(step)
             torch.manual_seed(plan.torch_seed)
             lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
+            if resume and opt_state is None:  # Adam's moments start at zero: ramp up again, briefly
+                lr *= min(1.0, (step - start + 1) / REWARM)
             for g in opt.param_groups:
                 g["lr"] = lr
             loss_sum = torch.zeros((), device=device)
