@@ -84,9 +84,10 @@ def test_too_long_sequence_is_refused():
         tiny()(torch.zeros(1, 65, dtype=torch.long), positions(1, 65))
 
 
+@pytest.mark.parametrize("rotary", [False, True])
 @pytest.mark.parametrize("attention", ["dense", "strided", "fixed"])
-def test_cached_decoding_equals_full_forward(attention):
-    m = tiny(attention=attention, sparse_stride=8, sparse_summary=2)
+def test_cached_decoding_equals_full_forward(attention, rotary):
+    m = tiny(attention=attention, sparse_stride=8, sparse_summary=2, rotary=rotary)
     idx = torch.randint(0, V, (2, T))
     pos = positions(2, T)
     with torch.no_grad():
@@ -111,6 +112,8 @@ def step_positions(pos: Positions | None, t: int) -> Positions | None:
         {"musenet_embeddings": False},
         {"bias": False},
         {"attention": "strided", "sparse_stride": 8},
+        {"rotary": True},
+        {"rotary": True, "attention": "strided", "sparse_stride": 8},
         "train",
     ],
 )

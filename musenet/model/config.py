@@ -43,6 +43,11 @@ class GPTConfig:
     """Sparse patterns: the stride l (strided) or the block length (fixed)."""
     sparse_summary: int = 8
     """'fixed' pattern: the last c positions of each block that every later query sees."""
+    rotary: bool = False
+    """Rotary position embeddings (RoPE: rotate-half form as in GPT-NeoX/LLaMA, base 10000, the full head width)
+    on queries and keys in every layer, besides the learned positions and MuseNet's structural embeddings: the
+    scores then also depend on how far apart two tokens are. Off (the default, and what a config saved without
+    the field means) = GPT-2's attention."""
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:

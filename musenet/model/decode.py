@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from musenet.model.gpt import GPT, KVCache, Positions
+from musenet.model.gpt import GPT, KVCache, Positions, rotate
 
 Product = Callable[[torch.Tensor], torch.Tensor]  # (B, in) -> (B, out): x @ W.T + b
 
@@ -65,6 +65,7 @@ class Decoder:
             ]
             head = w if self.rows is None else w[self.rows.to(w.device)]  # (R, C)
             self.head = (head.t().contiguous() if self.transposed else head, None)
+        self.rope = model.rotary(w.device)  # (block_size, D) cos and sin tables, or None
         self._products: dict[tuple[str, int], tuple[list[list[Product]], Product]] = {}
 
     @property
@@ -113,8 +114,11 @@ class Decoder:
         caches = zip(
             self.norms, layers, cache.k.unbind(0), cache.v.unbind(0), strict=True
         )  # (B, H, max_len, D)
+        rope = None if self.rope is None else tuple(t[n] for t in self.rope)  # (D,) each: position n
         for (ln1, ln2), (attn, proj, fc, out), ks, vs in caches:
             q, k, v = attn(F.layer_norm(x, (C,), *ln1)).view(B, 3, H, 1, D).unbind(1)  # (B, H, 1, D) each
+            if rope is not None:
+                q, k = rotate(q, *rope), rotate(k, *rope)
             ks.narrow(2, n, 1).copy_(k)
             vs.narrow(2, n, 1).copy_(v)
             # (B, H, 1, D) over the keys and values so far, (B, H, n + 1, D); SDPA's scale is GPT-2's 1/sqrt(D)

@@ -2,7 +2,9 @@
 
 GPT-2 as published: pre-LayerNorm blocks, GELU (tanh form) MLP, learned positions, an output layer tied to the
 token embedding. Module names follow GPT-2's, so Hugging Face checkpoints map onto it one to one (see `hf.py`).
-MuseNet adds four learned embeddings to token + position (see `Positions`).
+MuseNet adds four learned embeddings to token + position (see `Positions`). `GPTConfig.rotary` adds rotary
+position embeddings to queries and keys (`rotary_tables`, `rotate`): a token's rotary position is its index in the
+sequence or cache, the same index its learned position is looked up at.
 """
 
 from __future__ import annotations
@@ -62,6 +64,27 @@ class KVCache:
         self.length = length
 
 
+ROTARY_BASE = 10000.0
+
+
+def rotary_tables(
+    length: int, dim: int, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(length, dim) fp32 cos and sin of position p times the frequencies base^(-2i/dim), each frequency twice
+    (once per half of the head: the rotate-half layout of GPT-NeoX and LLaMA)."""
+    inv_freq = ROTARY_BASE ** -(torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)
+    angles = torch.outer(torch.arange(length, dtype=torch.float64, device=device), inv_freq)
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos().float(), angles.sin().float()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """(..., T, D) queries or keys rotated by the (T, D) tables: pairs (x_i, x_{i+D/2}) turn by their angle."""
+    half = x.size(-1) // 2
+    turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return (x * cos + turned * sin).to(x.dtype)
+
+
 ATTEND_ALL = "all"  # a mask value: the queries see every key (one new token, dense attention)
 
 
@@ -74,12 +97,15 @@ class CausalSelfAttention(nn.Module):
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask, layer: int, cache: KVCache | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask, layer: int, cache: KVCache | None, rope=None) -> torch.Tensor:
+        """`rope`: None, or the (T, D) cos and sin tables of these tokens' positions (rotary models)."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (
             t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)
         )  # (B, H, T, D)
+        if rope is not None:  # before the cache: it keeps rotated keys, each at its own position
+            q, k = rotate(q, *rope), rotate(k, *rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, H, S, D), S = cached + T
         dropout = self.dropout if self.training else 0.0
@@ -130,8 +156,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, mask, layer: int, cache: KVCache | None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), mask, layer, cache)
+    def forward(self, x: torch.Tensor, mask, layer: int, cache: KVCache | None, rope=None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), mask, layer, cache, rope)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -163,6 +189,7 @@ class GPT(nn.Module):
         # backward and is faster there (see sparse.py). A kernel choice, not part of the model: settable.
         self.use_flex = False
         self._block_masks: dict = {}
+        self._rotary: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # per device; not weights: no state
         self.apply(self._init_weights)
         # GPT-2: scale the residual projections by 1/sqrt(2 * n_layer) so the residual stream's variance stays put.
         for name, p in self.named_parameters():
@@ -236,14 +263,26 @@ class GPT(nn.Module):
             return self._block_masks[key]
         return sparse.dense_mask(self.pattern, start, T, start + T, device)
 
+    def rotary(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The (block_size, head_dim) fp32 cos and sin tables on `device`, for a rotary model (else None)."""
+        if not self.config.rotary:
+            return None
+        key = str(device)
+        if key not in self._rotary:
+            self._rotary[key] = rotary_tables(self.config.block_size, self.config.head_dim, device)
+        return self._rotary[key]
+
     def body(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """(B, T, C) input embeddings -> (B, T, C) final hidden states; appends to `cache` if given."""
         start = cache.length if cache is not None else 0
-        if cache is not None and start + x.size(1) > cache.max_len:
-            raise ValueError(f"cache holds {cache.max_len} positions; {start} used, {x.size(1)} more asked")
-        mask = self._mask(start, x.size(1), x.device)
+        T = x.size(1)
+        if cache is not None and start + T > cache.max_len:
+            raise ValueError(f"cache holds {cache.max_len} positions; {start} used, {T} more asked")
+        mask = self._mask(start, T, x.device)
+        tables = self.rotary(x.device)
+        rope = None if tables is None else tuple(t[start : start + T] for t in tables)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, mask, i, cache)
+            x = block(x, mask, i, cache, rope)
         if cache is not None:
             cache.length += x.size(1)
         return self.transformer.ln_f(x)

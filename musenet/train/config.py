@@ -71,6 +71,9 @@ class TrainConfig:
     """dense, or the Sparse Transformer's strided / fixed block-sparse patterns (see musenet.model.sparse)."""
     sparse_stride: int = 128
     """Stride / block length of the sparse patterns."""
+    rotary: bool = False
+    """Rotary position embeddings on queries and keys, besides the learned and MuseNet's positions (see
+    musenet.model.config.GPTConfig.rotary)."""
 
     # optimisation (None = the preset's)
     batch_size: int | None = None
@@ -191,6 +194,7 @@ class TrainConfig:
             attention=c.attention,
             sparse_stride=c.sparse_stride,
             sparse_summary=max(1, c.sparse_stride // 16),
+            rotary=c.rotary,
         )
 
     def resume_with(self, given: dict[str, Any]) -> TrainConfig:

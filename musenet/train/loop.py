@@ -271,7 +271,8 @@ def _load_weights(model: GPT, path: str, mcfg, vocab: dict) -> None:
         c = src.config
         raise UserError(
             f"--init-from {path}: its model is {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), context "
-            f"{c.block_size}, attention {c.attention}; give the same shape (or its --preset)"
+            f"{c.block_size}, attention {c.attention}{', rotary' if c.rotary else ''}; give the same shape (or its "
+            "--preset)"
         )
     model.load_state_dict(src.state_dict())
 
