@@ -181,9 +181,10 @@ def test_a_decoder_built_after_the_weights_change_sees_the_change():
     torch.testing.assert_close(got, full, atol=1e-5, rtol=1e-4)
 
 
-def test_decoder_in_bf16_stays_close_to_fp32():
-    m = tiny()
-    mb = tiny().to(torch.bfloat16)
+@pytest.mark.parametrize("rotary", [False, True])
+def test_decoder_in_bf16_stays_close_to_fp32(rotary):
+    m = tiny(rotary=rotary)
+    mb = tiny(rotary=rotary).to(torch.bfloat16)
     idx = torch.randint(0, V, (2, 24))
     pos = positions(2, 24)
     with torch.no_grad():

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from musenet.model.gpt import GPT, KVCache, Positions, rotate
+from musenet.model.gpt import GPT, KVCache, Positions
 
 Product = Callable[[torch.Tensor], torch.Tensor]  # (B, in) -> (B, out): x @ W.T + b
 
@@ -66,7 +66,19 @@ class Decoder:
             head = w if self.rows is None else w[self.rows.to(w.device)]  # (R, C)
             self.head = (head.t().contiguous() if self.transposed else head, None)
         self.rope = model.rotary(w.device)  # (block_size, D) cos and sin tables, or None
+        if self.rope is not None:  # rotate-half as a signed permutation: x @ swap = cat(-x2, x1)
+            D = model.config.head_dim
+            half = torch.arange(D // 2, device=w.device)
+            self.swap = torch.zeros(D, D, device=w.device, dtype=w.dtype)
+            self.swap[half + D // 2, half] = -1.0
+            self.swap[half, half + D // 2] = 1.0
+            self.eye = torch.eye(D, device=w.device, dtype=w.dtype)
         self._products: dict[tuple[str, int], tuple[list[list[Product]], Product]] = {}
+
+    def rotation(self, n: int) -> torch.Tensor:
+        """(D, D) matrix R with `x @ R == rotate(x, cos[n], sin[n])`: one product per layer instead of five ops."""
+        cos, sin = (t[n].to(self.eye.dtype) for t in self.rope)
+        return torch.addcmul(self.eye * cos, self.swap, sin)
 
     @property
     def size(self) -> int:
@@ -114,11 +126,13 @@ class Decoder:
         caches = zip(
             self.norms, layers, cache.k.unbind(0), cache.v.unbind(0), strict=True
         )  # (B, H, max_len, D)
-        rope = None if self.rope is None else tuple(t[n] for t in self.rope)  # (D,) each: position n
+        turn = None if self.rope is None else self.rotation(n)
         for (ln1, ln2), (attn, proj, fc, out), ks, vs in caches:
-            q, k, v = attn(F.layer_norm(x, (C,), *ln1)).view(B, 3, H, 1, D).unbind(1)  # (B, H, 1, D) each
-            if rope is not None:
-                q, k = rotate(q, *rope), rotate(k, *rope)
+            qkv = attn(F.layer_norm(x, (C,), *ln1)).view(B, 3, H, 1, D)
+            if turn is None:
+                q, k, v = qkv.unbind(1)  # (B, H, 1, D) each
+            else:  # queries and keys rotated to position n: one product
+                (q, k), v = torch.matmul(qkv[:, :2], turn).unbind(1), qkv[:, 2]
             ks.narrow(2, n, 1).copy_(k)
             vs.narrow(2, n, 1).copy_(v)
             # (B, H, 1, D) over the keys and values so far, (B, H, n + 1, D); SDPA's scale is GPT-2's 1/sqrt(D)

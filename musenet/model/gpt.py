@@ -79,7 +79,8 @@ def rotary_tables(
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """(..., T, D) queries or keys rotated by the (T, D) tables: pairs (x_i, x_{i+D/2}) turn by their angle."""
+    """(..., D) queries or keys rotated by cos and sin tables that broadcast to them: pairs (x_i, x_{i+D/2}) turn
+    by their angle."""
     half = x.size(-1) // 2
     turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return (x * cos + turned * sin).to(x.dtype)
@@ -100,12 +101,16 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask, layer: int, cache: KVCache | None, rope=None) -> torch.Tensor:
         """`rope`: None, or the (T, D) cos and sin tables of these tokens' positions (rotary models)."""
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (
-            t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)
-        )  # (B, H, T, D)
-        if rope is not None:  # before the cache: it keeps rotated keys, each at its own position
-            q, k = rotate(q, *rope), rotate(k, *rope)
+        if rope is None:
+            q, k, v = self.c_attn(x).split(C, dim=2)
+            q, k, v = (
+                t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)
+            )  # (B, H, T, D)
+        else:  # queries and keys rotated in one pass, before the cache: it keeps each key at its own position
+            qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head)
+            cos, sin = (t[:, None, None] for t in rope)  # (T, 1, 1, D)
+            q, k = rotate(qkv[:, :, :2], cos, sin).transpose(1, 3).unbind(2)  # (B, H, T, D) each
+            v = qkv[:, :, 2].transpose(1, 2)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, H, S, D), S = cached + T
         dropout = self.dropout if self.training else 0.0
