@@ -42,7 +42,8 @@ def main() -> None:
     end = min(t[-1] for t, _ in runs.values())
     base = runs.get("control (rotary off, this vocabulary)")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    head = " | ".join(f"{x:g} M" for x in AT if x * 1e6 <= end)
+    at = [x for x in AT if x * 1e6 <= end] + [end / 1e6]  # and the last evaluation
+    head = " | ".join(f"{x:.3g} M" for x in at)
     lines = [
         f"| run | {head} | mean over {end * 2 / 3e6:.2f}-{end / 1e6:.2f} M |",
         "| --- |" + " ---: |" * (1 + head.count("|") + 1),
@@ -51,9 +52,9 @@ def main() -> None:
         keep = tok <= end
         tok, nll = tok[keep], nll[keep]
         ax1.plot(tok / 1e6, nll, marker=".", label=name)
-        if base is not None:
+        if base is not None and name != "control (rotary off, this vocabulary)":
             ax2.plot(tok[1:] / 1e6, nll[1:] - base[1][: len(nll)][1:], marker=".", label=f"{name} - control")
-        cells = [f"{nll[np.flatnonzero(tok <= x * 1e6)[-1]]:.3f}" for x in AT if x * 1e6 <= end]
+        cells = [f"{nll[np.flatnonzero(tok <= x * 1e6)[-1]]:.3f}" for x in at]
         last = nll[tok >= end * 2 / 3]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {last.mean():.3f} ({len(last)} evals) |")
     ax1.set(xlabel="training tokens (M)", ylabel="validation NLL (nats/token)", ylim=(4.7, 7.5))
