@@ -3,8 +3,9 @@
 1. The codec: encodes examples/pop909_008.mid into MuseNet tokens, prints the start of the stream with its
    structural positions, decodes it back and writes out/demo/roundtrip.mid.
 2. The composer (when a default model is installed): continues the example's first 10 seconds, and composes
-   from scratch in five styles and instrumentations (a pop band with drums, a game tune, Bach on the piano, an
-   Irish fiddle tune, Palestrina for strings), two candidates each, writing out/demo/*.mid and *.wav.
+   from scratch in seven styles and instrumentations (a pop band, a rock band and a jazz combo with drums, Chopin
+   on the piano, a Schubert string quartet, Bach on the piano, an Irish fiddle tune), two candidates each, writing
+   out/demo/*.mid and *.wav. A model that predates a style skips its piece.
 """
 
 from __future__ import annotations
@@ -62,12 +63,19 @@ def show_composer(src: Path, out_dir: Path) -> None:
     print(f"\n== composing with the default model ({composer.path.name}, step {step}) ==")
     jobs = [
         ("continue", dict(primer=src, prompt_seconds=None, style="pop", instruments=["piano"], seconds=20)),
-        ("band", dict(style="pop", instruments=["piano", "bass", "guitar", "drums"], seconds=20)),
-        ("game", dict(style="game", instruments=["piano", "bass", "flute", "drums"], seconds=20)),
+        ("pop-band", dict(style="pop", instruments=["piano", "bass", "guitar", "drums"], seconds=20)),
+        ("rock-band", dict(style="rock", instruments=["guitar", "bass", "drums"], seconds=20)),
+        ("jazz-combo", dict(style="jazz", instruments=["piano", "bass", "trumpet", "drums"], seconds=20)),
+        ("chopin", dict(style="chopin", instruments=["piano"], seconds=20)),
+        ("string-quartet", dict(style="schubert", instruments=["violin", "cello"], seconds=20)),
         ("bach", dict(style="bach", instruments=["piano"], seconds=20)),
         ("irish", dict(style="irish_folk", instruments=["violin"], seconds=20)),
-        ("palestrina", dict(style="palestrina", instruments=["violin", "cello"], seconds=20)),
     ]
+    known = set(composer.styles)
+    skipped = [f"{name} ({kw['style']})" for name, kw in jobs if kw["style"] not in known]
+    if skipped:
+        print(f"  (this model predates some styles; skipping {', '.join(skipped)})")
+    jobs = [(name, kw) for name, kw in jobs if kw["style"] in known]
     for name, kwargs in jobs:
         if kwargs.get("primer") is not None:
             kwargs["primer"] = load_midi(src).window(0.0, 10.0)

@@ -70,7 +70,7 @@ CASES = [
     (["generate", "--model", "{r}/empty"], "not found"),
     (
         ["infill", PACKAGED["piano"], "--model", "{r}/model", "--start", "5", "--end", "2"],
-        "greater than --start",
+        "--end must come after its start",
     ),
     (["infill", PACKAGED["piano"], "--model", "{r}/model", "--start", "x", "--end", "2"], "invalid float"),
     (

@@ -144,3 +144,43 @@ def test_likelihood_only_and_user_errors(built, tmp_path, capsys):
     assert "different vocabularies" in error("--compare", str(other))
     args[4] = str(tmp_path / "nowhere")
     assert "not a built dataset" in error()
+
+
+def test_a_model_with_other_styles_reads_the_dataset_by_token_names(built, tmp_path, capsys):
+    """An older model on a newer corpus: its vocabulary lists the styles in another order and lacks one. Scored
+    through the translation by names, a model whose token rows are m1's rows moved to its own ids gives m1's NLL
+    exactly; a style it lacks leaves that style's pieces out for every scorer, and asking for it is one line."""
+    root, m1, _ = built
+    data_vocab = read_vocab(root / "data")
+    styles = tuple(reversed(data_vocab.config.styles))
+    moved = Vocab(VocabConfig(styles=styles))
+    model, _ = checkpoint.load_model(m1)
+    to_data = torch.from_numpy(moved.translation(data_vocab))
+    assert (to_data >= 0).all() and len(set(to_data.tolist())) == data_vocab.size
+    model.transformer.wte.weight.data = model.transformer.wte.weight.data[to_data]
+    checkpoint.save(tmp_path / "moved", model, step=0, seed=0, vocab=moved.config.to_dict())
+    args = ["evaluate", "--data", str(root / "data"), "--samples", "0", "--max-test-tokens", "0"]
+    assert (
+        main([*args, "--model", str(m1), "--compare", str(tmp_path / "moved"), "--out", str(tmp_path / "a")])
+        == 0
+    )
+    lk = json.loads((tmp_path / "a" / "metrics.json").read_text())["likelihood"]
+    assert lk["unreadable_pieces"] == 0 and lk["test_pieces"] == lk["test_pieces_total"] == 2
+    assert lk["compare"]["nll_per_token"] == pytest.approx(lk["model"]["nll_per_token"], rel=1e-5)
+
+    lacking = Vocab(VocabConfig(styles=tuple(s for s in styles if s != "pop")))
+    save_model(tmp_path / "lacking", lacking, True)
+    out = tmp_path / "b"
+    assert main([*args, "--model", str(m1), "--compare", str(tmp_path / "lacking"), "--out", str(out)]) == 0
+    lk = json.loads((out / "metrics.json").read_text())["likelihood"]
+    assert lk["unreadable_pieces"] == 1 and lk["unreadable_styles"] == ["pop"] and lk["test_pieces"] == 1
+    assert lk["model"]["nll_per_token_by_style"].keys() == {"classical"}
+    assert (
+        "Left out: 1 pieces whose style a scored model's vocabulary lacks (pop)"
+        in (out / "report.md").read_text()
+    )
+    capsys.readouterr()
+    lack = ["--model", str(tmp_path / "lacking"), "--out", str(tmp_path / "c"), "--styles", "pop"]
+    assert main([*args[:5], "--samples", "1", *lack]) == 2
+    err = capsys.readouterr().err
+    assert "unknown style(s) pop" in err and len(err.strip().splitlines()) == 1

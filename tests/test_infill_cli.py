@@ -2,6 +2,7 @@
 the checkpoint format: files written, the untouched music note for note, bad input one line and exit 2."""
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -9,13 +10,17 @@ import numpy as np
 import pytest
 import torch
 
+from musenet.cli import Parser
 from musenet.codec.midi_io import write_midi
 from musenet.codec.rules import to_units
 from musenet.codec.safe import load_midi
 from musenet.codec.vocab import Vocab, VocabConfig
+from musenet.generate.cli import Infill
+from musenet.generate.config import InfillConfig, SampleConfig
 from musenet.model import checkpoint
 from musenet.model.config import GPTConfig
 from musenet.model.gpt import GPT
+from musenet.options import field_docs, from_args, given
 from tests.test_infill import random_piece
 
 VOCAB = Vocab()
@@ -91,7 +96,19 @@ def test_infill_writes_candidates_and_keeps_the_rest_note_for_note(model_dir, so
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--start", 9, "--end", 5], "must be greater than --start"),
+        (["--start", 9, "--end", 5], "--end must come after its start"),
+        (["--start", 4, "--end", 4], "--end must come after its start"),
+        (["--start", -1, "--end", 4], "--start must be >= 0 s, got -1"),
+        (["--start", "nan", "--end", 4], "--start and --end must be numbers of seconds"),
+        (["--start", 0, "--end", "inf"], "--start and --end must be numbers of seconds"),
+        (["--start", 0, "--end", 4, "--instruments", ","], "choose at least one instrument to redo"),
+        (["--start", 0, "--end", 4, "--instruments", "kazoo"], "unknown instrument 'kazoo'"),
+        (["--start", 0, "--end", 4, "--style", "polka"], "unknown style 'polka'"),
+        (["--start", 0, "--end", 4, "--candidates", 0], "--candidates must be 1..64, got 0"),
+        (["--start", 0, "--end", 4, "--rerank", 65], "--rerank must be 1..64, got 65"),
+        (["--start", 0, "--end", 4, "--seed", -1], "--seed must be in [0, 2**63)"),
+        (["--start", 0, "--end", 4, "--temperature", 1000], "--temperature must be 0 (greedy)"),
+        (["--start", 0, "--end", 4, "--top-p", 0], "--top-p must be in"),
         (["--start", 20, "--end", 30], "outside the piece"),
         (["--start", 0, "--end", 16.5, "--instruments", "piano,kazoo"], "unknown instrument 'kazoo'"),
         (["--start", 0, "--end", 16.4], "longer than the model can see"),
@@ -116,3 +133,44 @@ def test_a_file_that_is_not_midi_is_one_line(model_dir, tmp_path):
     bad.write_bytes(b"not a midi file")
     r = musenet(bad, "--model", model_dir, "--start", 1, "--end", 2, "--out", tmp_path / "out")
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_help_lists_the_flags_with_the_dataclasss_docstrings():
+    r = musenet("--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    for name, doc in field_docs(InfillConfig).items():
+        if name == "sample":
+            continue  # a nested config: its own fields are the flags
+        flag = "--" + name.replace("_", "-")
+        assert f"{flag} " in text and doc.rstrip(".") in text, (flag, doc)
+    for doc in field_docs(SampleConfig).values():
+        assert doc.rstrip(".") in text
+    for flag in ("--model", "--out", "--no-audio", "--soundfont", "--json"):
+        assert f"{flag} " in text
+    assert "--candidates N How many versions of the span to sample, as one batch (default 4)" in text
+    assert "(default: the model's)" in text  # sampling left out: the model's own defaults
+
+
+def test_the_documented_command_lines_parse_into_the_config():
+    """The command lines in README.md and generate/README.md, as they were before the flags were derived."""
+    parser = Parser(prog="musenet infill")
+    Infill.add_arguments(parser)
+    args = parser.parse_args(
+        shlex.split(
+            "song.mid --start 10 --end 18 --instruments bass,drums --candidates 4 --seed 1 --out out/"
+        )
+    )
+    assert from_args(InfillConfig, args) == InfillConfig(10.0, 18.0, ("bass", "drums"), candidates=4, seed=1)
+    args = parser.parse_args(shlex.split("song.mid --model runs/v1 --start 10 --end 18 --instruments bass"))
+    assert from_args(InfillConfig, args) == InfillConfig(10.0, 18.0, ("bass",))
+    assert args.model == "runs/v1" and str(args.out) == "out" and not args.no_audio and not args.json
+    args = parser.parse_args(
+        shlex.split("song.mid --start 2.5 --end 6 --temperature 0.9 --top-k 20 --rerank 3")
+    )
+    assert given(args, InfillConfig) == {
+        "start": 2.5,
+        "end": 6.0,
+        "sample": {"temperature": 0.9, "top_k": 20},
+        "rerank": 3,
+    }

@@ -352,6 +352,17 @@ class Vocab:
     def name(self, token: int) -> str:
         return self.names[token]
 
+    def translation(self, other: Vocab) -> np.ndarray:
+        """(self.size,) the id of each of this vocabulary's tokens in `other`, matched by name; -1 where `other`
+        has no such token. Only for vocabularies that differ in their styles or infill tokens: the names of notes
+        and waits do not carry the time unit, polyphony or structural settings, so those must be equal."""
+        a, b = self.config.to_dict(), other.config.to_dict()
+        differ = sorted(k for k in a if k not in ("styles", "infill") and a[k] != b[k])
+        if differ:
+            raise ValueError(f"vocabularies differ beyond styles and infill tokens: {', '.join(differ)}")
+        ids = other.ids_by_name
+        return np.array([ids.get(n, -1) for n in self.names], dtype=np.int64)
+
     # ---- invariants and layout ----------------------------------------------------------------------------
     def check(self) -> None:
         """Asserts the layout's invariants (run by the tests for every shipped config)."""

@@ -143,8 +143,16 @@ def windows(piece: SplitPiece, vocab: Vocab, context: int) -> list[tuple[np.ndar
     return out
 
 
-def model_token_nll(model, piece: SplitPiece, vocab: Vocab, batch: int = 8, bf16: bool = False) -> np.ndarray:
-    """(body tokens,) the model's NLL of each body token of the piece, nats."""
+def model_token_nll(
+    model,
+    piece: SplitPiece,
+    vocab: Vocab,
+    batch: int = 8,
+    bf16: bool = False,
+    to_model: np.ndarray | None = None,
+) -> np.ndarray:
+    """(body tokens,) the model's NLL of each body token of the piece, nats. `to_model` maps the dataset's ids to
+    the model's (`Vocab.translation`) when their vocabularies differ in styles; every id of the piece must map."""
     import torch
     import torch.nn.functional as F
 
@@ -164,6 +172,8 @@ def model_token_nll(model, piece: SplitPiece, vocab: Vocab, batch: int = 8, bf16
                 n = len(ids) - 1
                 x[b, :n], p[b, :n] = ids[:-1], pos[:-1]
                 y[b, first - 1 : n] = ids[first:]
+            if to_model is not None:
+                x, y = to_model[x], np.where(y == -100, -100, to_model[np.maximum(y, 0)])
             pt = torch.from_numpy(p)
             positions_ = Positions(pt[..., 0], pt[..., 1], pt[..., 2], pt[..., 3])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -177,11 +187,13 @@ def model_token_nll(model, piece: SplitPiece, vocab: Vocab, batch: int = 8, bf16
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def score_model(model, pieces: list[SplitPiece], vocab: Vocab, bf16: bool = False) -> Score:
+def score_model(
+    model, pieces: list[SplitPiece], vocab: Vocab, bf16: bool = False, to_model: np.ndarray | None = None
+) -> Score:
     unit_s = vocab.config.time_unit_ms / 1000
     s = Score()
     for p in pieces:
-        nll = model_token_nll(model, p, vocab, bf16=bf16)
+        nll = model_token_nll(model, p, vocab, bf16=bf16, to_model=to_model)
         s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
         s.add_kinds(np.asarray(p.body), nll, vocab)
     return s

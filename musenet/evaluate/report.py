@@ -35,6 +35,12 @@ def _likelihood(m: dict) -> list[str]:
         f"{_f(lk['tokens_cap'])} body tokens). Every body token (notes, waits, `end`) is scored once; the prefix "
         "(style, instruments, `start`) is the condition. Nats; per note = total / note-ons (drums included); "
         "bits/s = total / ln 2 / seconds of music."
+        + (
+            f" Left out: {lk['unreadable_pieces']} pieces whose style a scored model's vocabulary lacks"
+            f" ({', '.join(lk['unreadable_styles'])}), so every scorer reads the same tokens."
+            if lk.get("unreadable_pieces")
+            else ""
+        )
     )
     out.append("")
     rows = []

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,13 +122,34 @@ class EvalConfig:
             raise ValueError("the real comparison set is made of held-out splits: val and/or test")
 
 
-def _load(path: Path, data_vocab: Vocab):
+@dataclass
+class Loaded:
+    """A model and, when its vocabulary differs from the dataset's in styles or infill tokens (an older model on a
+    newer corpus), the id translations both ways (`Vocab.translation`); None where the vocabularies are one."""
+
+    composer: Any
+    to_model: np.ndarray | None = None  # dataset id -> model id, -1 where the model has no such token
+    to_data: np.ndarray | None = None  # model id -> dataset id
+
+    def speaks(self, piece: SplitPiece) -> bool:
+        """Every token of the piece exists in the model's vocabulary (its style, above all)."""
+        return self.to_model is None or bool((self.to_model[np.asarray(piece.ids)] >= 0).all())
+
+
+def _load(path: Path, data_vocab: Vocab) -> Loaded:
     from .. import load
 
     composer = load(path)
-    if composer.vocab.config.to_dict() != data_vocab.config.to_dict():
-        raise UserError(f"model {path} and the dataset use different vocabularies: token ids would not match")
-    return composer
+    if composer.vocab.config.to_dict() == data_vocab.config.to_dict():
+        return Loaded(composer)
+    try:
+        return Loaded(
+            composer, data_vocab.translation(composer.vocab), composer.vocab.translation(data_vocab)
+        )
+    except ValueError as e:
+        raise UserError(
+            f"model {path} and the dataset use different vocabularies ({e}); build the dataset with the model's"
+        ) from None
 
 
 class Stages:
@@ -150,18 +172,27 @@ class Stages:
         self.seconds["total"] = time.monotonic() - self.t0
 
 
-def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, stage: Stages) -> dict:
-    """The model's, the n-gram's and (if given) the other model's NLL on the same test tokens."""
+def _likelihood(
+    cfg: EvalConfig, model: Loaded, other: Loaded | None, train: Split, test: Split, stage: Stages
+) -> dict:
+    """The model's, the n-gram's and (if given) the other model's NLL on the same test tokens: the test pieces
+    every scored model can read (a model that predates a style leaves that style's pieces out, for all)."""
     vocab = test.vocab
-    pieces = likelihood.capped(test.pieces, cfg.max_test_tokens)
+    scorers = [model] + ([other] if other is not None else [])
+    readable = [p for p in test.pieces if all(m.speaks(p) for m in scorers)]
+    pieces = likelihood.capped(readable, cfg.max_test_tokens)
+    unread = sorted({p.style for p in test.pieces} - {p.style for p in readable})
     out: dict = {
         "test_pieces": len(pieces),
         "test_pieces_total": len(test.pieces),
         "tokens_cap": cfg.max_test_tokens,
+        "unreadable_pieces": len(test.pieces) - len(readable),
+        "unreadable_styles": unread,
     }
     n = sum(len(p.body) for p in pieces)
+    composer = model.composer
     with stage("likelihood_model", f"NLL of the model on {n:,} test tokens"):
-        score = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16)
+        score = likelihood.score_model(composer.model, pieces, vocab, cfg.bf16, model.to_model)
     out["model"] = {**score.summary(), "path": str(cfg.model), **_describe(composer)}
     with stage("likelihood_ngram", f"{cfg.ngram_order}-gram baseline"):
         lm = likelihood.train_ngram(train.pieces, vocab, cfg.ngram_order, cfg.ngram_max_tokens)
@@ -171,8 +202,8 @@ def _likelihood(cfg: EvalConfig, composer, other, train: Split, test: Split, sta
     )
     if other is not None:
         with stage("likelihood_compare", "NLL of the compared model"):
-            score_b = likelihood.score_model(other.model, pieces, vocab, cfg.bf16)
-        out["compare"] = {**score_b.summary(), "path": str(cfg.compare), **_describe(other)}
+            score_b = likelihood.score_model(other.composer.model, pieces, vocab, cfg.bf16, other.to_model)
+        out["compare"] = {**score_b.summary(), "path": str(cfg.compare), **_describe(other.composer)}
         out["compare"]["model_minus_compare"] = likelihood.paired_difference(score, score_b, seed=cfg.seed)
     return out
 
@@ -190,14 +221,17 @@ def _describe(composer) -> dict:
 
 
 def _styles(cfg: EvalConfig, composer, held: Split) -> list[str]:
+    """The styles to sample: asked for, or the held-out split's commonest; known to the model and the dataset."""
+    known = [s for s in composer.styles if s in held.vocab.config.styles]
     if cfg.styles:
-        unknown = [s for s in cfg.styles if s not in composer.styles]
+        unknown = [s for s in cfg.styles if s not in known]
         if unknown:
             raise UserError(
                 f"unknown style(s) {', '.join(unknown)}; see `musenet styles --model {cfg.model}`"
+                + ("" if set(unknown) <= set(held.vocab.config.styles) else " and the dataset's meta.json")
             )
         return list(cfg.styles)
-    return held.styles()[: cfg.max_styles]
+    return [s for s in held.styles() if s in known][: cfg.max_styles]
 
 
 def _head_ids(p: SplitPiece, vocab: Vocab, seconds: float) -> np.ndarray:
@@ -250,7 +284,8 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
     if not train.pieces:
         raise UserError(f"{cfg.data} has no training pieces")
     held = test if cfg.real_splits == ("test",) else corpus.read_splits(cfg.data, cfg.real_splits)
-    composer = _load(cfg.model, test.vocab)
+    model = _load(cfg.model, test.vocab)
+    composer = model.composer
     if cfg.rerank > 1:
         composer.critic()  # no critic: a UserError now, not a failed batch per style
     other = _load(cfg.compare, test.vocab) if cfg.compare is not None else None
@@ -262,7 +297,7 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
         "musenet": __version__,
         "torch_threads": _torch_threads(),
     }
-    metrics["likelihood"] = _likelihood(cfg, composer, other, train, test, stage)
+    metrics["likelihood"] = _likelihood(cfg, model, other, train, test, stage)
 
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
@@ -276,6 +311,9 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
         what = f"generating {cfg.samples} x {cfg.seconds:g} s for {len(styles)} styles ({', '.join(styles)})"
         with stage("generation", what):
             samples = generate_all(composer, plan, cfg.samples, cfg.seconds, cfg.seed, sampling)
+        if model.to_data is not None:  # the samples' tokens in the dataset's ids, as memorisation reads them
+            for x in samples:
+                x.ids = model.to_data[x.ids]
     metrics["samples"] = adherence(samples)
     metrics["samples"]["per_style"] = {s: adherence([x for x in samples if x.style == s]) for s in styles}
     metrics["samples"]["errors"] = sorted({s.error for s in samples if s.error})

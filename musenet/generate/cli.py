@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from ..options import add_flags, given
-from .config import GenerateConfig
+from ..options import add_flags, build, given
+from .config import GenerateConfig, InfillConfig
 
 # sampling left out on the command line: the model's own defaults (its config.json, see its card)
 MODEL_DEFAULT = {f"sample.{k}": "the model's" for k in ("temperature", "top_k", "top_p")}
@@ -25,10 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, GenerateConfig, shown=MODEL_DEFAULT)
     parser.add_argument("--prompt", type=Path, metavar="IN.mid", help="a MIDI primer to continue")
     parser.add_argument("--prompt-seconds", type=float, help="use only the primer's last N seconds")
+    add_output_arguments(parser)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the candidates go and in what form (`generate` and `infill`)."""
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
     parser.add_argument("--no-audio", action="store_true", help="write MIDI only, no WAV")
     parser.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 for the audio")
     parser.add_argument("--json", action="store_true", help="print one JSON object describing the files")
+
+
+def check_output(args: argparse.Namespace) -> None:
+    """The output flags' own checks, before any generating."""
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} exists and is not a folder")
+    if args.soundfont is not None and not args.soundfont.is_file():
+        raise UserError(f"--soundfont {args.soundfont}: no such file")
 
 
 def _progress():
@@ -69,10 +82,7 @@ def save_candidates(pieces, out: Path, audio: bool, soundfont: Path | None) -> l
 def run(args: argparse.Namespace) -> int:
     from .. import load
 
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} exists and is not a folder")
-    if args.soundfont is not None and not args.soundfont.is_file():
-        raise UserError(f"--soundfont {args.soundfont}: no such file")
+    check_output(args)
     composer = load(args.model)
     settings = given(args, GenerateConfig)
     cfg = composer.config(**settings.pop("sample", {}), **settings)
@@ -147,68 +157,26 @@ class Infill:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("input", type=Path, metavar="IN.mid", help="the piece to change")
-        parser.add_argument("--start", type=float, required=True, help="the span's start, in seconds")
-        parser.add_argument("--end", type=float, required=True, help="the span's end (exclusive), in seconds")
-        parser.add_argument(
-            "--instruments",
-            default=None,
-            help="comma-separated instruments to redo in the span (default: all of the piece's)",
-        )
         add_model_argument(parser)
-        parser.add_argument("--style", default=None, help="the style to tell the model (default: none given)")
-        parser.add_argument(
-            "--candidates", type=int, default=4, help="how many versions to sample (default 4)"
-        )
-        parser.add_argument(
-            "--rerank",
-            type=int,
-            default=1,
-            metavar="N",
-            help="sample N per candidate, keep the critic's best",
-        )
-        parser.add_argument("--temperature", type=float, help="sampling temperature (default: the model's)")
-        parser.add_argument("--top-k", type=int, help="sample from the k most likely tokens (0 = all)")
-        parser.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
-        parser.add_argument(
-            "--seed", type=int, default=0, help="same seed, model and device: identical files"
-        )
-        parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default ./out)")
-        parser.add_argument("--no-audio", action="store_true", help="write MIDI only, no WAV")
-        parser.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 for the audio")
-        parser.add_argument("--json", action="store_true", help="print one JSON object describing the files")
+        add_flags(parser, InfillConfig, shown=MODEL_DEFAULT)
+        add_output_arguments(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from .. import load
         from ..codec.safe import load_midi
 
-        if not args.end > args.start:
-            raise UserError(f"--end ({args.end:g}) must be greater than --start ({args.start:g})")
-        instruments = None
-        if args.instruments is not None:
-            instruments = tuple(s.strip() for s in args.instruments.split(",") if s.strip())
-        if args.out.exists() and not args.out.is_dir():
-            raise UserError(f"--out {args.out} exists and is not a folder")
-        if args.soundfont is not None and not args.soundfont.is_file():
-            raise UserError(f"--soundfont {args.soundfont}: no such file")
+        settings = given(args, InfillConfig)
+        build(
+            InfillConfig, settings
+        )  # the checks that need no model (the span, the counts), before loading one
+        check_output(args)
         piece = load_midi(args.input)
         composer = load(args.model)
+        cfg = composer.infill_config(**settings.pop("sample", {}), **settings)
         t0 = time.monotonic()
         progress = _progress()
-        pieces = composer.infill(
-            piece,
-            start=args.start,
-            end=args.end,
-            instruments=instruments,
-            candidates=args.candidates,
-            style=args.style,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            seed=args.seed,
-            progress=progress,
-            rerank=args.rerank,
-        )
+        pieces = composer.regenerate(piece, cfg, progress=progress)
         if progress is not None:
             sys.stderr.write("\r" + " " * 20 + "\r")
         elapsed = time.monotonic() - t0
@@ -217,17 +185,17 @@ class Infill:
             report = {
                 "model": str(composer.path),
                 "input": str(args.input),
-                "span": [args.start, args.end],
-                "instruments": list(instruments) if instruments else None,
-                "seed": args.seed,
+                "span": [cfg.start, cfg.end],
+                "instruments": list(cfg.instruments) if cfg.instruments else None,
+                "seed": cfg.seed,
                 "generation_seconds": round(elapsed, 2),
                 "candidates": summaries,
             }
             print(json.dumps(report))
         else:
-            redo = "+".join(instruments) if instruments else "all instruments"
+            redo = "+".join(cfg.instruments) if cfg.instruments else "all instruments"
             print(
-                f"{len(pieces)} candidates, {args.start:g}-{args.end:g} s of {args.input.name} redone ({redo}), "
+                f"{len(pieces)} candidates, {cfg.start:g}-{cfg.end:g} s of {args.input.name} redone ({redo}), "
                 f"{elapsed:.1f} s to generate -> {args.out}/"
             )
             for s in summaries:

@@ -23,7 +23,7 @@ from ..codec.safe import load_midi
 from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
 from ..files import home
-from .config import MAX_RERANK, GenerateConfig, SampleConfig
+from .config import MAX_CANDIDATES, GenerateConfig, InfillConfig, SampleConfig
 from .engine import Primer, generate_ids
 from .scorer import Scorer, ScorerStore, generate_ranked
 
@@ -130,9 +130,21 @@ class Composer:
     ) -> GenerateConfig:
         """A GenerateConfig from `settings` (its fields), with the sampling settings left None taken from the
         model's own defaults (`sampling`); checked against the model's vocabulary. Bad values: a UserError."""
-        sample = self.sample_config(temperature, top_k, top_p)
+        return self._checked(GenerateConfig, self.sample_config(temperature, top_k, top_p), settings)
+
+    def infill_config(
+        self,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        **settings,
+    ) -> InfillConfig:
+        """An InfillConfig from `settings` (its fields), as `config` makes a GenerateConfig."""
+        return self._checked(InfillConfig, self.sample_config(temperature, top_k, top_p), settings)
+
+    def _checked(self, cls: type, sample: SampleConfig, settings: dict):
         try:
-            cfg = GenerateConfig(**settings, sample=sample)
+            cfg = cls(**settings, sample=sample)
         except (TypeError, ValueError) as e:
             raise UserError(str(e)) from None
         cfg.check(self.vocab)
@@ -215,70 +227,64 @@ class Composer:
         piece: str | Path | Piece,
         start: float,
         end: float,
-        instruments: Sequence[str] | None = None,
-        candidates: int = 4,
-        style: str | None = None,
+        instruments: Sequence[str] | None = InfillConfig.instruments,
+        candidates: int = InfillConfig.candidates,
+        style: str | None = InfillConfig.style,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int = 0,
+        seed: int = InfillConfig.seed,
         progress: Callable[[float], None] | None = None,
-        rerank: int = 1,
+        rerank: int = InfillConfig.rerank,
     ) -> list[Candidate]:
         """Regenerates the span [start, end) seconds of `piece` (a MIDI path or a Piece) for `instruments` (None:
         all of the piece's): `candidates` versions, each the whole piece with every note outside the redone part
         identical to the input's (see `generate.infill`). Sampling and `rerank` work as for `generate`."""
-        from .infill import InfillConfig, assemble, infill_ids, middle_of
+        cfg = self.infill_config(
+            temperature, top_k, top_p,
+            start=start, end=end, instruments=instruments, style=style, candidates=candidates, seed=seed,
+            rerank=rerank,
+        )  # fmt: skip
+        return self.regenerate(piece, cfg, progress)
 
-        cfg = InfillConfig(
-            start,
-            end,
-            None if instruments is None else tuple(instruments),
-            style,
-            candidates,
-            seed,
-            self.sample_config(temperature, top_k, top_p),
-        )
+    def regenerate(
+        self,
+        piece: str | Path | Piece,
+        cfg: InfillConfig,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Candidate]:
+        """`infill` with its settings as one InfillConfig (e.g. from `infill_config`)."""
+        from .infill import assemble, infill_ids, middle_of
+
         cfg.check(self.vocab)
-        if not 1 <= rerank <= MAX_RERANK:
-            raise UserError(f"--rerank must be 1..{MAX_RERANK}, got {rerank}")
         source = piece if isinstance(piece, Piece) else load_midi(piece)
-        label = style or source.style or self.styles[0]
+        label = cfg.style or source.style or self.styles[0]
         made = []
-        total = candidates * rerank
-        batches = [min(64, total - at) for at in range(0, total, 64)]
+        total = cfg.candidates * cfg.rerank
+        batches = [min(MAX_CANDIDATES, total - at) for at in range(0, total, MAX_CANDIDATES)]
         for b, size in enumerate(batches):
             step = None
             if progress is not None:
                 step = lambda f, b=b: progress((b + f) / len(batches))  # noqa: E731 -- one-line rescale
-            sub = InfillConfig(cfg.start, cfg.end, cfg.instruments, style, size, seed + b, cfg.sample)
+            sub = replace(cfg, candidates=size, seed=(cfg.seed + b) % 2**63, rerank=1)
             p, out = infill_ids(self.model, self.vocab, sub, source, step)
             made += [(g, *assemble(source, p, middle_of(g, self.vocab), self.vocab)) for g in out]
         scores: list[float | None] = [None] * len(made)
-        if rerank > 1:
+        if cfg.rerank > 1:
             critic = self.critic()
             logits = critic.score(
                 [encode(m[1], self.vocab, style=label).ids for m in made], self.vocab.start, self.vocab.pad
             )
-            order = np.argsort(-logits, kind="stable")[:candidates]
+            order = np.argsort(-logits, kind="stable")[: cfg.candidates]
             made = [made[int(k)] for k in order]
             scores = [float(1 / (1 + np.exp(-logits[int(k)]))) for k in order]
         results = []
-        for i, (g, piece_i, repairs) in enumerate(made[:candidates], 1):
+        for i, (g, piece_i, repairs) in enumerate(made[: cfg.candidates], 1):
             notes = piece_i.notes
             playing, _ = self.vocab.instruments_playing(notes)
-            results.append(
-                Candidate(
-                    i,
-                    Piece(notes, style=label, title=f"candidate-{i}"),
-                    g.ids,
-                    0.0,
-                    repairs,
-                    playing,
-                    scores[i - 1],
-                    (start, end),
-                )
-            )
+            piece_i = Piece(notes, style=label, title=f"candidate-{i}")
+            span = (cfg.start, cfg.end)
+            results.append(Candidate(i, piece_i, g.ids, 0.0, repairs, playing, scores[i - 1], span))
         return results
 
     @property

@@ -97,3 +97,59 @@ class GenerateConfig:
                 raise UserError(f"unknown instrument {name[:40]!r}; choose from: {', '.join(names)}")
         if self.style is not None and self.style not in vocab.config.styles:
             raise UserError(f"unknown style {self.style[:40]!r}; see `musenet styles`")
+
+
+@dataclass(frozen=True)
+class InfillConfig:
+    start: float
+    """The span's start, in seconds from the piece's beginning."""
+    end: float
+    """The span's end (exclusive), in seconds; at most the piece's length. The music after it is kept."""
+    instruments: tuple[str, ...] | None = None
+    """The instruments to redo in the span, comma-separated (see `musenet instruments`); the others keep their
+    notes. None: every instrument of the piece."""
+    style: str | None = None
+    """The style the model is told (see `musenet styles`); None: the piece's own label, else the model's first."""
+    candidates: int = 4
+    """How many versions of the span to sample, as one batch."""
+    seed: int = 0
+    """Same seed, model and device: identical candidates."""
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    """Temperature, top-k and top-p."""
+    rerank: int = 1
+    """Sample this many per candidate and keep those the model's critic rates most real (1: off)."""
+
+    def __post_init__(self) -> None:
+        start, end = self.start, self.end
+        if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (start, end)):
+            raise ValueError(
+                f"start and end must be numbers of seconds, got {_shown(start)} and {_shown(end)}"
+            )
+        if start < 0:
+            raise ValueError(f"start must be >= 0 s, got {start:g}")
+        if not end > start:
+            raise ValueError(f"end must come after its start (got start {start:g} s, end {end:g} s)")
+        if self.instruments is not None:
+            object.__setattr__(self, "instruments", tuple(self.instruments))
+            if not self.instruments:
+                raise ValueError("choose at least one instrument to redo")
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise ValueError(f"candidates must be 1..{MAX_CANDIDATES}, got {self.candidates}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
+        if not 1 <= self.rerank <= MAX_RERANK:
+            raise ValueError(f"rerank must be 1..{MAX_RERANK}, got {self.rerank}")
+
+    def check(self, vocab: Vocab) -> None:
+        """The checks that need the model's vocabulary: infill tokens, known instruments and style."""
+        if not vocab.config.infill:
+            raise UserError(
+                "this model never learned infilling (its vocabulary has no infill tokens): "
+                "train one with --infill-share > 0"
+            )
+        names = vocab.config.instrument_names
+        for name in self.instruments or ():
+            if name not in names:
+                raise UserError(f"unknown instrument {name[:40]!r}; choose from: {', '.join(names)}")
+        if self.style is not None and self.style not in vocab.config.styles:
+            raise UserError(f"unknown style {self.style[:40]!r}; see `musenet styles`")

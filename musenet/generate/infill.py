@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,49 +27,10 @@ from ..codec.positions import countdown_of, part_of
 from ..codec.rules import to_units
 from ..codec.vocab import Vocab
 from ..errors import UserError
-from .config import MAX_CANDIDATES, SampleConfig
+from .config import InfillConfig
 from .engine import Generated, sample_streams
 
 MIN_CONTEXT = 32  # context tokens the middle always leaves room for
-
-
-@dataclass(frozen=True)
-class InfillConfig:
-    start: float
-    """The span's start, in seconds from the piece's start."""
-    end: float
-    """The span's end (exclusive), in seconds; at most the piece's length."""
-    instruments: tuple[str, ...] | None = None
-    """The instruments to redo in the span (None: every instrument of the piece); the others stay as they are."""
-    style: str | None = None
-    """The style the model is told (None: the piece's label, else the vocabulary's first)."""
-    candidates: int = 4
-    """How many versions of the span to sample, as one batch."""
-    seed: int = 0
-    sample: SampleConfig = field(default_factory=SampleConfig)
-
-    def check(self, vocab: Vocab) -> None:
-        names = [i.name for i in vocab.config.instruments]
-        if not vocab.config.infill:
-            raise UserError(
-                "this model never learned infilling (its vocabulary has no infill tokens): "
-                "train one with --infill-share > 0"
-            )
-        if not self.end > self.start:
-            raise UserError(f"the span's end ({self.end:g} s) must come after its start ({self.start:g} s)")
-        if self.start < 0:
-            raise UserError(f"the span's start must be >= 0 s, got {self.start:g}")
-        for name in self.instruments or ():
-            if name not in names:
-                raise UserError(f"unknown instrument {name!r}; choose from: {', '.join(names)}")
-        if self.instruments is not None and not self.instruments:
-            raise UserError("choose at least one instrument to redo")
-        if self.style is not None and self.style not in vocab.config.styles:
-            raise UserError(f"unknown style {self.style!r}; see `musenet styles`")
-        if not 1 <= self.candidates <= MAX_CANDIDATES:
-            raise UserError(f"--candidates must be 1..{MAX_CANDIDATES}, got {self.candidates}")
-        if not 0 <= self.seed < 2**63:
-            raise UserError(f"--seed must be in [0, 2**63), got {self.seed}")
 
 
 @dataclass

@@ -26,8 +26,8 @@ from ..codec.safe import Limits, SafeLoader
 from ..errors import UserError
 from ..files import home
 from ..generate.composer import Composer
-from ..generate.config import GenerateConfig
-from ..generate.infill import InfillConfig, prompt
+from ..generate.config import GenerateConfig, InfillConfig
+from ..generate.infill import prompt
 from .config import ServeConfig
 from .jobs import Job, JobQueue, QueueFull
 from .limits import too_large_message
@@ -418,13 +418,13 @@ class CoComposer:
         return None
 
     def check_infill(self, ask: InfillAsk, node: Node) -> None:
-        """The server's limits, then the core's checks of the span against the model and the node's piece (inside
-        it, end after start, known instruments, short enough for the model's context), before any queueing."""
+        """The core's checks of the values (numbers, end after start, known instruments: `InfillConfig`), the
+        server's limits, then the span against the node's piece (inside it, short enough for the model's context),
+        before any queueing."""
         reason = self.infill_unavailable()
         if reason is not None:
             raise UserError(reason)
-        if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (ask.start, ask.end)):
-            raise UserError("start and end must be numbers of seconds")
+        cfg = self._infill_config(ask)
         if ask.end - ask.start > self.cfg.max_seconds:
             raise UserError(
                 f"a span may last at most {self.cfg.max_seconds:g} s, got {ask.end - ask.start:g}"
@@ -434,37 +434,21 @@ class CoComposer:
                 f"candidates must be 1..{self.cfg.max_candidates}, got {quote(ask.candidates, 12)}"
             )
         names = self.composer.instruments
-        for name in ask.instruments or ():
-            if name not in names:  # here, so that the message quotes only a few characters of it
-                raise UserError(f"unknown instrument {quote(name)!r}; choose from: {', '.join(names)}")
         if len(ask.instruments or ()) > len(names):
             raise UserError(f"at most {len(names)} instruments, got {len(ask.instruments)}")
-        prompt(
-            node.piece, self.composer.vocab, self._infill_config(ask), self.composer.model.config.block_size
-        )
+        prompt(node.piece, self.composer.vocab, cfg, self.composer.model.config.block_size)
 
-    def _infill_config(self, ask: InfillAsk, seed: int = 0) -> InfillConfig:
-        """The InfillConfig of `ask`; its unset sampling settings are the model's defaults."""
-        sample = self.composer.sample_config(ask.temperature, ask.top_k, ask.top_p)
-        return InfillConfig(
-            ask.start, ask.end, ask.instruments, candidates=ask.candidates, seed=seed, sample=sample
-        )
+    def _infill_config(self, ask: InfillAsk, seed: int = 0, rerank: int = 1) -> InfillConfig:
+        """The InfillConfig of `ask` (a UserError if a value is bad); unset sampling settings: the model's."""
+        return self.composer.infill_config(
+            ask.temperature, ask.top_k, ask.top_p,
+            start=ask.start, end=ask.end, instruments=ask.instruments, candidates=ask.candidates, seed=seed,
+            rerank=rerank,
+        )  # fmt: skip
 
     def _regenerate(self, sid: str, node: Node, ask: InfillAsk, seed: int, report) -> list[dict]:
-        cfg = self._infill_config(ask, seed)
-        cands = self.composer.infill(
-            node.piece,
-            start=cfg.start,
-            end=cfg.end,
-            instruments=cfg.instruments,
-            candidates=cfg.candidates,
-            temperature=cfg.sample.temperature,
-            top_k=cfg.sample.top_k,
-            top_p=cfg.sample.top_p,
-            seed=seed,
-            rerank=self.cfg.rerank if self.composer.has_critic else 1,
-            progress=lambda f: report(GENERATE_SHARE * f),
-        )
+        cfg = self._infill_config(ask, seed, self.cfg.rerank if self.composer.has_critic else 1)
+        cands = self.composer.regenerate(node.piece, cfg, progress=lambda f: report(GENERATE_SHARE * f))
         settings = {
             "style": cands[0].piece.style if cands else None,
             "span": [round(cfg.start, 3), round(cfg.end, 3)],
