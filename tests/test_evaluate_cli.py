@@ -166,6 +166,10 @@ def test_a_model_with_other_styles_reads_the_dataset_by_token_names(built, tmp_p
     )
     lk = json.loads((tmp_path / "a" / "metrics.json").read_text())["likelihood"]
     assert lk["unreadable_pieces"] == 0 and lk["test_pieces"] == lk["test_pieces_total"] == 2
+    by_source = lk["model"]["by_source"]  # every piece counted once, under the collection it came from
+    assert sum(v["tokens"] for v in by_source.values()) == lk["model"]["tokens"] and "" not in by_source
+    bits = lk["model"]["bits_per_second_by_style"]
+    assert bits.keys() == {"pop", "classical"} and min(bits.values()) > 0
     assert lk["compare"]["nll_per_token"] == pytest.approx(lk["model"]["nll_per_token"], rel=1e-5)
 
     lacking = Vocab(VocabConfig(styles=tuple(s for s in styles if s != "pop")))

@@ -27,6 +27,9 @@ class SplitPiece:
     prefix: int  # prefix length: style, instruments, start
     duration: int  # time units from the start to the end token
     title: str
+    source: str = (
+        ""  # the collection it came from (`pieces.jsonl`'s "source", e.g. music21); "" if not recorded
+    )
 
     @property
     def body(self) -> np.ndarray:
@@ -61,15 +64,16 @@ def read_split(data_dir: str | Path, split: str) -> Split:
     """All pieces of `split`, in shard order."""
     vocab = read_vocab(data_dir)
     tokens, time, index = open_split(data_dir, split)
-    titles = _titles(Path(data_dir))
+    titles, sources = _catalogue(Path(data_dir))
     styles = vocab.config.styles
     pieces = []
     for row in index:
         a, n = int(row["offset"]), int(row["length"])
-        title = titles[int(row["piece"])] if int(row["piece"]) < len(titles) else f"piece {int(row['piece'])}"
+        k = int(row["piece"])
+        title, source = (titles[k], sources[k]) if k < len(titles) else (f"piece {k}", "")
         style = styles[int(row["style"])]
         prefix, duration = int(row["prefix"]), int(row["duration"])
-        pieces.append(SplitPiece(style, tokens[a : a + n], time[a : a + n], prefix, duration, title))
+        pieces.append(SplitPiece(style, tokens[a : a + n], time[a : a + n], prefix, duration, title, source))
     return Split(vocab, pieces)
 
 
@@ -79,15 +83,17 @@ def read_splits(data_dir: str | Path, splits: tuple[str, ...]) -> Split:
     return Split(parts[0].vocab, [p for part in parts for p in part.pieces])
 
 
-def _titles(data_dir: Path) -> list[str]:
+def _catalogue(data_dir: Path) -> tuple[list[str], list[str]]:
+    """Each piece's title and source collection, by piece number (`pieces.jsonl`); empty lists without it."""
     path = data_dir / "pieces.jsonl"
     if not path.is_file():
-        return []
-    out = []
+        return [], []
+    titles, sources = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        out.append(str(row.get("title") or row.get("id") or ""))
-    return out
+        titles.append(str(row.get("title") or row.get("id") or ""))
+        sources.append(str(row.get("source") or ""))
+    return titles, sources
 
 
 def instruments_of(piece: SplitPiece, vocab: Vocab) -> tuple[str, ...]:

@@ -33,19 +33,24 @@ class Score:
     tokens: int = 0
     notes: int = 0
     seconds: float = 0.0
-    by_style: dict[str, list[float]] = field(default_factory=dict)  # style -> [nll, tokens]
+    by_style: dict[str, list[float]] = field(default_factory=dict)  # style -> [nll, tokens, seconds]
+    by_source: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # source collection -> [nll, tokens, seconds]
     pieces: list[tuple[float, int]] = field(default_factory=list)  # (nll, tokens) per piece, in order
     by_kind: dict[str, list[float]] = field(default_factory=dict)  # token kind -> [nll, tokens]
 
-    def add(self, style: str, nll: float, tokens: int, notes: int, seconds: float) -> None:
+    def add(self, style: str, nll: float, tokens: int, notes: int, seconds: float, source: str = "") -> None:
         self.pieces.append((nll, tokens))
         self.nll += nll
         self.tokens += tokens
         self.notes += notes
         self.seconds += seconds
-        s = self.by_style.setdefault(style, [0.0, 0])
-        s[0] += nll
-        s[1] += tokens
+        for key, table in ((style, self.by_style), (source or "unrecorded", self.by_source)):
+            s = table.setdefault(key, [0.0, 0, 0.0])
+            s[0] += nll
+            s[1] += tokens
+            s[2] += seconds
 
     def summary(self) -> dict:
         def div(a: float, b: float) -> float | None:
@@ -59,6 +64,18 @@ class Score:
             "notes": self.notes,
             "seconds": round(self.seconds, 1),
             "nll_per_token_by_style": {s: v[0] / v[1] for s, v in sorted(self.by_style.items()) if v[1]},
+            "bits_per_second_by_style": {
+                s: v[0] / math.log(2) / v[2] for s, v in sorted(self.by_style.items()) if v[2]
+            },
+            "by_source": {
+                s: {
+                    "nll_per_token": v[0] / v[1],
+                    "bits_per_second": div(v[0] / math.log(2), v[2]),
+                    "tokens": v[1],
+                }
+                for s, v in sorted(self.by_source.items())
+                if v[1]
+            },
             "nll_per_token_by_kind": {k: v[0] / v[1] for k, v in self.by_kind.items() if v[1]},
             "tokens_by_kind": {k: int(v[1]) for k, v in self.by_kind.items()},
         }
@@ -194,7 +211,7 @@ def score_model(
     s = Score()
     for p in pieces:
         nll = model_token_nll(model, p, vocab, bf16=bf16, to_model=to_model)
-        s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
+        s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s, p.source)
         s.add_kinds(np.asarray(p.body), nll, vocab)
     return s
 
@@ -204,7 +221,7 @@ def score_ngram(lm: NGram, pieces: list[SplitPiece], vocab: Vocab) -> Score:
     s = Score()
     for p in pieces:
         nll = lm.token_nll(np.asarray(p.ids, np.int64))[p.prefix :]
-        s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s)
+        s.add(p.style, float(nll.sum()), len(nll), note_count(p, vocab), p.duration * unit_s, p.source)
         s.add_kinds(np.asarray(p.body), nll, vocab)
     return s
 

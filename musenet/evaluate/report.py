@@ -83,6 +83,16 @@ def _likelihood(m: dict) -> list[str]:
         rows = [[s, _f(lk["model"]["nll_per_token_by_style"].get(s)), _f(g["nll_per_token_by_style"].get(s))]
                 + ([_f(lk["compare"]["nll_per_token_by_style"].get(s))] if "compare" in lk else []) for s in styles]  # fmt: skip
         out += _table(["style", "model", "n-gram"] + (["compared"] if "compare" in lk else []), rows)
+    sources = sorted(lk["model"].get("by_source", {}))
+    if len(sources) > 1:
+        scorers = ["model", "ngram"] + (["compare"] if "compare" in lk else [])
+        rows = [[src, _f(lk["model"]["by_source"][src]["tokens"])]
+                + [f"{_f(lk[k]['by_source'][src]['nll_per_token'])} / {_f(lk[k]['by_source'][src]['bits_per_second'], 1)}"
+                   for k in scorers] for src in sources]  # fmt: skip
+        out += ["By source collection, NLL per token / bits per second:", ""]
+        out += _table(
+            ["source", "tokens", "model", "n-gram"] + (["compared"] if "compare" in lk else []), rows
+        )
     return out
 
 
