@@ -1,0 +1,89 @@
+"""Issue 15's release criteria, read from two `musenet evaluate` reports made the same way (`evaluate.sh`).
+
+    python reports/default-model-v1/criteria.py reports/default-model/eval        # OUT and OUT/v0.2
+
+Prints a markdown table: each criterion, the candidate's figure, v0.2's, met or not. Speed is not in the reports:
+`benchmarks/generate.py` measures it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DRUM_STYLES = ("pop", "rock", "jazz", "blues", "game", "funk", "metal", "latin", "country", "soul", "reggae")
+
+
+def figures(m: dict) -> dict:
+    lk, s, st, music = m["likelihood"], m["samples"], m["style"]["generated"], m["music"]
+    model, ngram = lk["model"], lk["ngram"]
+    styles = [x for x in st if st[x]["n"]]
+    gen_acc = sum(st[x]["accuracy"] for x in styles) / len(styles)
+    real_acc = sum(st[x]["real_accuracy"] for x in styles) / len(styles)
+    groove = {}
+    for x in music:
+        g = music[x]["features"].get("groove_consistency", {})
+        if x in DRUM_STYLES and g.get("gen_mean") is not None and g.get("real_mean"):
+            groove[x] = g["gen_mean"] / g["real_mean"]
+    m21 = model.get("by_source", {}).get("music21", {})
+    return {
+        "nll": model["nll_per_token"],
+        "below_ngram": 1 - model["nll_per_token"] / ngram["nll_per_token"],
+        "bits_s": model["bits_per_second"],
+        "bits_s_music21": m21.get("bits_per_second"),
+        "style_ratio": gen_acc / real_acc if real_acc else None,
+        "style_gen": gen_acc,
+        "style_real": real_acc,
+        "styles_at_zero": sorted(x for x in styles if st[x]["accuracy"] == 0),
+        "n_styles": len(styles),
+        "per_style_n": min(st[x]["n"] for x in styles),
+        "mean_oa": sum(music[x]["mean_oa"] for x in music if music[x]["mean_oa"] is not None)
+        / max(1, sum(music[x]["mean_oa"] is not None for x in music)),
+        "groove": groove,
+        "recall": s["instrument_recall"],
+        "precision": s["instrument_precision"],
+        "length_ratio": s["length_ratio"],
+        "length_err": s["length_abs_error_s"] / s["seconds_asked"],
+        "validity": s["validity"],
+        "copied_max": m["memorisation"]["generated"]["max"],
+    }
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def main(out: str) -> None:
+    a = figures(json.loads((Path(out) / "metrics.json").read_text()))
+    b = figures(json.loads((Path(out) / "v0.2" / "metrics.json").read_text()))
+    grooves = lambda f: ", ".join(f"{k} {v:.2f}" for k, v in sorted(f["groove"].items())) or "-"  # noqa: E731
+    rows = [
+        ("NLL/token ≥ 30 % below the trigram", f"{a['below_ngram']:.1%}", f"{b['below_ngram']:.1%}",
+         a["below_ngram"] >= 0.30),
+        ("bits/s on music21's test pieces below v0.2's", _f(a["bits_s_music21"]), _f(b["bits_s_music21"]),
+         None if a["bits_s_music21"] is None else a["bits_s_music21"] < b["bits_s_music21"]),
+        ("bits/s on every test piece both read (not a criterion)", f"{a['bits_s']:.1f}", f"{b['bits_s']:.1f}", None),
+        ("style accuracy, generated / real, mean over styles ≥ 0.6",
+         f"{a['style_ratio']:.2f} ({a['style_gen']:.0%} / {a['style_real']:.0%})",
+         f"{b['style_ratio']:.2f} ({b['style_gen']:.0%} / {b['style_real']:.0%})", a["style_ratio"] >= 0.6),
+        ("no evaluated style at zero", ", ".join(a["styles_at_zero"]) or "none", ", ".join(b["styles_at_zero"]) or "none",
+         not a["styles_at_zero"]),
+        ("mean overlapping area ≥ 0.6", f"{a['mean_oa']:.2f}", f"{b['mean_oa']:.2f}", a["mean_oa"] >= 0.6),
+        ("groove consistency of drum styles, generated / real, within 0.8-1.2", grooves(a), grooves(b),
+         all(0.8 <= v <= 1.2 for v in a["groove"].values()) if a["groove"] else None),
+        ("instrument recall ≥ 98 %", f"{a['recall']:.1%}", f"{b['recall']:.1%}", a["recall"] >= 0.98),
+        ("instrument precision 100 %", f"{a['precision']:.1%}", f"{b['precision']:.1%}", a["precision"] == 1.0),
+        ("length within ±10 %", f"{a['length_err']:.1%} off", f"{b['length_err']:.1%} off", a["length_err"] <= 0.10),
+        ("validity 100 %", f"{a['validity']:.0%}", f"{b['validity']:.0%}", a["validity"] == 1.0),
+        ("no copied run > 32 notes", f"longest {a['copied_max']}", f"longest {b['copied_max']}",
+         a["copied_max"] is not None and a["copied_max"] <= 32),
+    ]  # fmt: skip
+    print(f"{a['n_styles']} styles, at least {a['per_style_n']} samples each\n")
+    print("| criterion | this model | v0.2 | met |\n| --- | --- | --- | --- |")
+    for name, x, y, ok in rows:
+        print(f"| {name} | {x} | {y} | {'-' if ok is None else 'yes' if ok else '**no**'} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
