@@ -3,7 +3,7 @@
 # logs out to $OUT (train.log, run/config.json, run/model-*.safetensors, run/log.csv, run/burst.json).
 #
 #   here:     python -m musenet.train.burst pack data/default --out .gpu/data
-#   there:    the run tool, command `bash scripts/gpu-train.sh --preset small --batch-size 64`, carry [".gpu"],
+#   there:    the run tool, command `bash scripts/gpu-train.sh --preset small --batch-size 64 --rotary`, carry [".gpu"],
 #             timeout_s 540 (BUDGET_S=420 by default: the budget covers calibration, training, the last
 #             evaluation and checkpoint)
 #   here:     python -m musenet.train.burst join <files_at>/run --out runs/gpu
