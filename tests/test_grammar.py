@@ -99,3 +99,37 @@ def test_silence_is_capped_when_asked(cap):
     gaps = np.diff(np.concatenate([[0.0], starts]))
     assert gaps.max() <= cap * unit + 1e-9
     assert 3000 * unit - piece.notes["end"].max() <= cap * unit + 1e-9
+
+
+@pytest.mark.parametrize("entry", [None, 700])
+def test_every_asked_instrument_enters_by_the_entry_time(entry):
+    """A stream that never chooses the trumpet (it plays the piano whenever it may, else waits as long as it may):
+    without `entry` the trumpet stays silent; with it, the clock stops at `entry` until the trumpet has played,
+    and the stream still ends cleanly, no later than asked."""
+    names = [i.name for i in VOCAB.config.instruments]
+    asked = [names.index("piano"), names.index("trumpet")]
+    must = dict(must_play=asked, entry=entry) if entry else {}
+    g = Grammar(VOCAB, 1, asked, duration=2000, min_end=1600, max_silence=150, **must)
+    ids = [VOCAB.style_id("jazz"), *(VOCAB.instrument_offset + k for k in asked), VOCAB.start]
+    for t in ids:
+        g.push(np.array([t]))
+    piano = g.is_on & (g.inst == asked[0])
+    while not g.ended[0]:
+        allowed = g.mask()[0]
+        assert allowed.any(), "a dead end"
+        waits = np.flatnonzero(allowed & g.is_wait)
+        offs = np.flatnonzero(allowed & g.is_off)
+        ons = np.flatnonzero(allowed & piano)
+        others = np.flatnonzero(allowed)
+        t = (offs[0] if len(offs) else ons[0] if len(ons) and g.onsets[0] == 0 else waits.max() if len(waits)
+             else VOCAB.end if allowed[VOCAB.end] else others[0])  # fmt: skip
+        ids.append(int(t))
+        g.push(np.array([t]))
+    piece, repairs = decode(np.array(ids), VOCAB)
+    assert not repairs and g.time[0] == 2000
+    trumpet = piece.notes[piece.notes["program"] == VOCAB.config.instruments[asked[1]].programs[0]]
+    if entry is None:
+        assert len(trumpet) == 0
+    else:
+        unit = VOCAB.config.time_unit_ms / 1000
+        assert len(trumpet) >= 1 and trumpet["start"].min() <= entry * unit + 1e-9

@@ -14,7 +14,11 @@ have written, and so decodes with no repairs:
 - `end` only when nothing sounds and the clock has reached `min_end`; after `end`, only pad;
 - with `max_silence`, a wait only while it keeps the current silence (nothing sounding, no onset) within that
   many time units, so a stream cannot drift into minutes of nothing: generation sets it, the encoder's
-  acceptance of real files does not need it.
+  acceptance of real files does not need it;
+- with `must_play` and `entry`, every listed instrument plays by the time `entry`: while one has not played, no
+  wait takes the clock past `entry` and `end` is not allowed; at `entry` itself only its note-ons (and note-offs)
+  remain, so the model chooses its first note but not whether it plays. (A stream that could go no further that
+  way, e.g. a moment already full of onsets, falls back to the masks without it: there is never a dead end.)
 
 `push(tokens)` advances every stream by one token and returns that token's structural positions (the same
 definitions as `codec.positions`, which the tests check against the encoder on real files).
@@ -43,6 +47,7 @@ class _Columns(NamedTuple):
     end: np.ndarray  # the column of `end` (an index array: empty when it is not a column)
     pad: np.ndarray
     prefix: np.ndarray  # the columns of style, instrument and start tokens
+    inst: np.ndarray  # the instrument of each note column, -1 for the others
 
 
 class Grammar:
@@ -58,6 +63,8 @@ class Grammar:
         closer: int | None = None,
         piece_duration: int | None = None,
         drums_at_limit: bool = True,
+        must_play: Sequence[int] = (),
+        entry: int | None = None,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
         `max_silence`: time units (`max_silence` None: silences of any length). `tokens`: the ids `mask()` decides
@@ -99,6 +106,9 @@ class Grammar:
         self.wait_len[vocab.wait_offset : vocab.style_offset] = np.arange(1, cfg.max_wait + 1)
         self.is_wait = self.wait_len > 0
         self.on_ok = self.is_on & np.isin(inst, np.asarray(list(instruments), dtype=np.int64))
+        self.inst = inst
+        self.must = np.asarray(sorted(must_play), dtype=np.int64)
+        self.entry = None if entry is None or not len(self.must) else int(entry)
         cols = np.arange(V) if tokens is None else np.asarray(tokens, dtype=np.int64)
         if cols.ndim != 1 or (cols.size and not (cols.min() >= 0 and cols.max() < V)):
             raise ValueError(f"tokens must be a 1-D array of ids in 0..{V - 1}")
@@ -109,6 +119,7 @@ class Grammar:
             ),
             *(np.flatnonzero(cols == t) for t in (self.closer, vocab.pad)),
             np.flatnonzero((cols >= vocab.style_offset) & (cols <= vocab.start)),
+            inst[cols],
         )
         # per-stream state
         K = int(key_offsets[-1])
@@ -121,6 +132,7 @@ class Grammar:
         self.time = np.zeros(batch, np.int64)
         self.quiet_from = np.zeros(batch, np.int64)  # the last time something sounded or started
         self.ended = np.zeros(batch, bool)
+        self.played = np.zeros((batch, len(cfg.instruments)), bool)  # instruments with a note-on so far
 
     def begin(self, clock: int, sounding: np.ndarray) -> None:
         """Every stream is past its prefix, at time `clock`, with these keys (see `codec.infill.note_keys`)
@@ -151,13 +163,32 @@ class Grammar:
             too_long = self.time[:, None] + c.wait_len - self.quiet_from[:, None] > self.max_silence
             waits &= ~(silent & too_long)
         allowed = offs | ons | waits
-        allowed[:, c.end] = ((self.n_sounding == 0) & (self.time >= self.min_end))[:, None]
+        end_ok = (self.n_sounding == 0) & (self.time >= self.min_end)
+        allowed[:, c.end] = end_ok[:, None]
+        if self.entry is not None:
+            allowed = self._entry(allowed, offs, ons, waits)
         if not self.started.all():  # before `start` (a stream given without its prefix): only prefix tokens
             allowed[~self.started] = False
             allowed[np.ix_(~self.started, c.prefix)] = True
         if self.ended.any():
             allowed[self.ended] = False
             allowed[np.ix_(self.ended, c.pad)] = True
+        return allowed
+
+    def _entry(self, allowed: np.ndarray, offs: np.ndarray, ons: np.ndarray, waits: np.ndarray) -> np.ndarray:
+        """The masks with every `must_play` instrument playing by `entry` (see the module's docstring)."""
+        c = self.columns
+        owing = ~self.played[:, self.must].all(axis=1) & self.started & ~self.ended  # (B,)
+        if not owing.any():
+            return allowed
+        col_inst = np.maximum(c.inst, 0)
+        owed_cols = (c.inst >= 0)[None, :] & ~self.played[:, col_inst] & np.isin(c.inst, self.must)[None, :]
+        at_entry = (self.time >= self.entry)[:, None]
+        late_waits = waits & (self.time[:, None] + c.wait_len > self.entry)
+        strict = offs | np.where(at_entry, ons & owed_cols, ons) | (waits & ~late_waits)
+        strict[:, c.end] = False
+        keep = owing & strict.any(axis=1)  # a stream with no way on under the rule keeps the plain masks
+        allowed[keep] = strict[keep]
         return allowed
 
     def push(self, tokens: np.ndarray) -> np.ndarray:
@@ -176,6 +207,7 @@ class Grammar:
         self.last_on = np.where(on, key, self.last_on)
         self.last_off = np.where(off, key, self.last_off)
         self.onsets += on
+        self.played[rows[on], self.inst[tokens[on]]] = True
         wait = self.wait_len[tokens] * ~self.ended
         moved = wait > 0
         self.time += wait

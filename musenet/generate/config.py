@@ -69,6 +69,10 @@ class GenerateConfig:
     max_silence: float | None = 4.0
     """Seconds of silence (nothing sounding, nothing starting) the new music may hold at most; None: no cap. A small
     model asked for an instrument it rarely saw for a style can otherwise wait out the whole piece."""
+    entry: float | None = 8.0
+    """Every asked instrument plays within this many seconds of new music (or half of it, if that is sooner): when
+    the time comes, the clock waits for the instruments not heard yet and the model picks their first notes. None:
+    an asked instrument may stay silent."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates most real (1: off)."""
 
@@ -84,6 +88,8 @@ class GenerateConfig:
             raise ValueError(f"min_fraction must be in [0, 1], got {self.min_fraction:g}")
         if self.max_silence is not None and not self.max_silence > 0:
             raise ValueError(f"max_silence must be > 0 seconds (or None), got {self.max_silence:g}")
+        if self.entry is not None and not (self.entry > 0 and math.isfinite(self.entry)):
+            raise ValueError(f"entry must be > 0 seconds (or None), got {self.entry:g}")
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if not 1 <= self.rerank <= MAX_RERANK:

@@ -5,7 +5,7 @@ The model sees `style instrument… start` and, when given, the primer's tokens;
 `codec.grammar.Grammar`, so:
 
 - only the requested instruments can start notes (MuseNet's instruments were "strong suggestions"; ours are
-  guaranteed), and every stream decodes with no repairs;
+  guaranteed), each of them plays by `GenerateConfig.entry`, and every stream decodes with no repairs;
 - the structural positions are driven by the requested length: `part` and `countdown` count towards it, so the
   model can end by itself near it (`end` becomes legal from `min_fraction` of the new music on), and the clock can
   never pass it.
@@ -177,6 +177,10 @@ def generate_ids(
         min_end=primer_units + round(cfg.min_fraction * new_units),
         max_silence=silence,
         tokens=rows,
+        must_play=allowed if cfg.entry is not None else (),
+        entry=None
+        if cfg.entry is None
+        else primer_units + min(round(cfg.entry * 1000 / unit_ms), new_units // 2),
     )
 
     prefix = prefix_ids(vocab, cfg.style, sorted(present))
