@@ -121,6 +121,9 @@ class Grammar:
             np.flatnonzero((cols >= vocab.style_offset) & (cols <= vocab.start)),
             inst[cols],
         )
+        # the entry rule's per-column constants: the must-play instruments' notes, and each column's instrument
+        self._must_cols = np.isin(self.columns.inst, self.must)[None, :]
+        self._col_inst = np.maximum(self.columns.inst, 0)
         # per-stream state
         K = int(key_offsets[-1])
         self.started = np.zeros(batch, bool)
@@ -181,8 +184,7 @@ class Grammar:
         owing = ~self.played[:, self.must].all(axis=1) & self.started & ~self.ended  # (B,)
         if not owing.any():
             return allowed
-        col_inst = np.maximum(c.inst, 0)
-        owed_cols = (c.inst >= 0)[None, :] & ~self.played[:, col_inst] & np.isin(c.inst, self.must)[None, :]
+        owed_cols = self._must_cols & ~self.played[:, self._col_inst]  # (B, R) note-ons of instruments owed
         at_entry = (self.time >= self.entry)[:, None]
         late_waits = waits & (self.time[:, None] + c.wait_len > self.entry)
         strict = offs | np.where(at_entry, ons & owed_cols, ons) | (waits & ~late_waits)
