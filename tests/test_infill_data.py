@@ -106,7 +106,7 @@ def test_a_run_with_an_infill_share_trains_and_saves_it(data_dir, tmp_path):
 
     small = dict(n_layer=1, n_head=2, n_embd=32, context=CONTEXT, batch_size=2, eval_batches=1, threads=1)
     cfg = TrainConfig(data=str(data_dir), out=str(tmp_path / "run"), max_steps=2, eval_interval=2, **small)
-    with pytest.raises(UserError, match="cannot train infilling"):  # a dataset class without the option
+    with pytest.raises(UserError, match="cannot take infill_share"):  # a dataset class without the option
         train(
             TrainConfig(
                 **{**cfg.__dict__, "dataset": "musenet.train.synthetic:SyntheticDataset", "infill_share": 0.5}

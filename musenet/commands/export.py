@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from ..generate.config import SampleConfig
+from ..generate.config import SAMPLE_FIELDS, SampleConfig
 from ..options import add_flags, build, given
 
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dtype", default="bf16", choices=("bf16", "fp16", "fp32"), help="weights (default bf16)"
     )
     # the model's own sampling defaults, written into its config.json; none given: the composer's fallback
-    add_flags(parser, SampleConfig, shown={k: "not set" for k in ("temperature", "top_k", "top_p")})
+    add_flags(parser, SampleConfig, shown={k: "not set" for k in SAMPLE_FIELDS})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ class WindowDataset:
         augment_config: aug.AugmentConfig | None = None,
         pack: bool = False,
         infill_share: float = 0.0,
+        style_dropout: float = 0.0,
     ):
         meta = read_meta(data_dir)
         self.vocab_config: dict = meta["vocab"]
@@ -76,6 +77,9 @@ class WindowDataset:
                 f"{data_dir} was built with a vocabulary without the infill tokens: rebuild it to train infilling"
             )
         self.infill_share = infill_share
+        if not 0.0 <= style_dropout < 1.0:
+            raise ValueError(f"style_dropout must be in [0, 1), got {style_dropout}")
+        self.style_dropout = style_dropout
         self.pack = pack
         if pack:
             self._windows_packed()
@@ -156,6 +160,13 @@ class WindowDataset:
         parts = [self._piece(first, int(self.win_start[index]), rng, fim)]
         for p in range(first + 1, first + count):  # packed: whole short pieces after the first
             parts.append(self._piece(p, 0, rng))
+        if (
+            self.style_dropout > 0
+            and np.random.default_rng([seed, index, 0x57D]).random() < self.style_dropout
+        ):
+            null = self.vocab.style_id(None)
+            for q in parts:  # every piece's prefix opens with its style
+                q["ids"][0] = null
         out = {k: np.concatenate([q[k] for q in parts])[:n] for k in parts[0]}
         if len(out["ids"]) < n:
             pad = n - len(out["ids"])

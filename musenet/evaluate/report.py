@@ -113,6 +113,7 @@ def _samples(m: dict) -> list[str]:
         out += [
             "",
             f"Sampling: temperature {d['temperature']:g}, top-k {d['top_k'] or 'off'}, top-p {d['top_p']:g}"
+            + (f", style guidance {d['guidance']:g}" if d.get("guidance", 1) != 1 else "")
             + (f", critic reranking {d['rerank']} per sample" if d.get("rerank", 1) > 1 else "")
             + ", under the grammar masks of `musenet generate`.",
         ]

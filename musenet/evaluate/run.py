@@ -82,6 +82,8 @@ class EvalConfig:
     """Sample from the k most likely tokens (0 = all; default: the model's)."""
     top_p: float | None = None
     """Nucleus sampling mass (default: the model's)."""
+    guidance: float | None = None
+    """Classifier-free guidance on the style (1: off; default: the model's)."""
     rerank: int = 1
     """Sample this many per kept sample and keep those the model's critic rates most real (1: off)."""
     max_test_tokens: int | None = 200_000
@@ -302,7 +304,7 @@ def evaluate(cfg: EvalConfig, command: str = "", log: Callable[[str], None] | No
     vocab = test.vocab
     plan = {s: [instruments_of(p, vocab) for p in (held.of_style(s) or train.of_style(s))] for s in styles}
     gen = composer.config(
-        cfg.temperature, cfg.top_k, cfg.top_p, rerank=cfg.rerank
+        cfg.temperature, cfg.top_k, cfg.top_p, cfg.guidance, rerank=cfg.rerank
     )  # the model's defaults filled
     sampling = {**asdict(gen.sample), "rerank": gen.rerank}
     metrics["sampling"] = sampling

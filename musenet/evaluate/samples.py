@@ -49,7 +49,7 @@ def generate_style(
     seed: int,
     sampling: dict,
 ) -> list[Sample]:
-    """n samples of `style`; `sampling` holds temperature, top_k, top_p."""
+    """n samples of `style`; `sampling` holds temperature, top_k, top_p, guidance."""
     drawn = draw_instruments(sets, n, np.random.default_rng(seed))
     groups = Counter(drawn)
     out: list[Sample] = []

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..options import add_flags, build, given
-from .config import GenerateConfig, InfillConfig
+from .config import SAMPLE_FIELDS, GenerateConfig, InfillConfig
 
 # sampling left out on the command line: the model's own defaults (its config.json, see its card)
-MODEL_DEFAULT = {f"sample.{k}": "the model's" for k in ("temperature", "top_k", "top_p")}
+MODEL_DEFAULT = {f"sample.{k}": "the model's" for k in SAMPLE_FIELDS}
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:

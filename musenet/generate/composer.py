@@ -23,7 +23,7 @@ from ..codec.safe import load_midi
 from ..codec.vocab import Vocab, VocabConfig
 from ..errors import UserError
 from ..files import home
-from .config import MAX_CANDIDATES, GenerateConfig, InfillConfig, SampleConfig
+from .config import MAX_CANDIDATES, SAMPLE_FIELDS, GenerateConfig, InfillConfig, SampleConfig
 from .engine import Primer, generate_ids
 from .scorer import Scorer, ScorerStore, generate_ranked
 
@@ -115,9 +115,7 @@ class Composer:
         model card), else temperature 1 and nucleus 0.95."""
         d = self.meta.get("sampling") or {}
         try:
-            return replace(
-                SampleConfig(top_p=0.95), **{k: d[k] for k in ("temperature", "top_k", "top_p") if k in d}
-            )
+            return replace(SampleConfig(top_p=0.95), **{k: d[k] for k in SAMPLE_FIELDS if k in d})
         except (TypeError, ValueError):
             raise UserError(f"{self.path}: config.json has a bad `sampling` entry: {d}") from None
 
@@ -126,21 +124,25 @@ class Composer:
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
+        guidance: float | None = None,
         **settings,
     ) -> GenerateConfig:
         """A GenerateConfig from `settings` (its fields), with the sampling settings left None taken from the
         model's own defaults (`sampling`); checked against the model's vocabulary. Bad values: a UserError."""
-        return self._checked(GenerateConfig, self.sample_config(temperature, top_k, top_p), settings)
+        return self._checked(
+            GenerateConfig, self.sample_config(temperature, top_k, top_p, guidance), settings
+        )
 
     def infill_config(
         self,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
+        guidance: float | None = None,
         **settings,
     ) -> InfillConfig:
         """An InfillConfig from `settings` (its fields), as `config` makes a GenerateConfig."""
-        return self._checked(InfillConfig, self.sample_config(temperature, top_k, top_p), settings)
+        return self._checked(InfillConfig, self.sample_config(temperature, top_k, top_p, guidance), settings)
 
     def _checked(self, cls: type, sample: SampleConfig, settings: dict):
         try:
@@ -159,10 +161,14 @@ class Composer:
         return list(self.vocab.config.instrument_names)
 
     def sample_config(
-        self, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None
+        self,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        guidance: float | None = None,
     ) -> SampleConfig:
         """The given sampling settings, the model's own defaults (`sampling`) for those left None."""
-        given = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        given = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "guidance": guidance}
         try:
             return replace(self.sampling, **{k: v for k, v in given.items() if v is not None})
         except (TypeError, ValueError) as e:
@@ -182,11 +188,12 @@ class Composer:
         seed: int = GenerateConfig.seed,
         progress: Callable[[float], None] | None = None,
         rerank: int = GenerateConfig.rerank,
+        guidance: float | None = None,
     ) -> list[Candidate]:
         """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real.
         Sampling settings left None are the model's own defaults (`Composer.sampling`)."""
         cfg = self.config(
-            temperature, top_k, top_p,
+            temperature, top_k, top_p, guidance,
             style=style, instruments=tuple(instruments), seconds=seconds, candidates=candidates, seed=seed,
             rerank=rerank,
         )  # fmt: skip
@@ -236,12 +243,13 @@ class Composer:
         seed: int = InfillConfig.seed,
         progress: Callable[[float], None] | None = None,
         rerank: int = InfillConfig.rerank,
+        guidance: float | None = None,
     ) -> list[Candidate]:
         """Regenerates the span [start, end) seconds of `piece` (a MIDI path or a Piece) for `instruments` (None:
         all of the piece's): `candidates` versions, each the whole piece with every note outside the redone part
         identical to the input's (see `generate.infill`). Sampling and `rerank` work as for `generate`."""
         cfg = self.infill_config(
-            temperature, top_k, top_p,
+            temperature, top_k, top_p, guidance,
             start=start, end=end, instruments=instruments, style=style, candidates=candidates, seed=seed,
             rerank=rerank,
         )  # fmt: skip

@@ -15,6 +15,7 @@ from ..errors import UserError
 # which once dropped every token: the sampler then returned the last index forever, and generation never ended.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
 MIN_TOP_P = 2.0**-23  # float32's epsilon, ~1.2e-7; any smaller mass is the most likely token alone
+MAX_GUIDANCE = 10.0
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,16 @@ class SampleConfig:
     top_p: float = 1.0
     """Nucleus sampling: keep the smallest set of most likely tokens whose probability reaches p (1 = all), p in
     [1.2e-7, 1]."""
+    guidance: float = 1.0
+    """Classifier-free guidance on the style, 0..10: each step's logits are pushed away from what the model plays
+    told no style (`unknown`) by this factor, so the style sounds stronger; 1 = off. Each candidate gets a second
+    stream, so a step costs more. For models trained with style dropout (see `musenet train --help`)."""
 
     def __post_init__(self) -> None:
         t, k, p = self.temperature, self.top_k, self.top_p
+        g = self.guidance
+        if not (isinstance(g, (int, float)) and math.isfinite(g) and 0 <= g <= MAX_GUIDANCE):
+            raise ValueError(f"guidance must be in [0, {MAX_GUIDANCE:g}], got {_shown(g)}")
         if not (isinstance(t, (int, float)) and (t == 0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE)):
             raise ValueError(
                 f"temperature must be 0 (greedy) or {MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}, got {_shown(t)}"
@@ -38,6 +46,10 @@ class SampleConfig:
             raise ValueError(f"top_k must be a whole number >= 0, got {_shown(k)}")
         if not (isinstance(p, (int, float)) and math.isfinite(p) and MIN_TOP_P <= p <= 1):
             raise ValueError(f"top_p must be in [{MIN_TOP_P:.2g}, 1], got {_shown(p)}")
+
+
+SAMPLE_FIELDS = ("temperature", "top_k", "top_p", "guidance")
+"""SampleConfig's fields: what a model's config.json may set as its own sampling defaults."""
 
 
 def _shown(value) -> str:

@@ -10,6 +10,11 @@ The model sees `style instrument… start` and, when given, the primer's tokens;
   model can end by itself near it (`end` becomes legal from `min_fraction` of the new music on), and the clock can
   never pass it.
 
+**Guidance** (`SampleConfig.guidance` g != 1, classifier-free guidance on the style): every candidate has a twin
+stream whose style token is `unknown` (what a model trained with `--style-dropout` learned as music of no style in
+particular), fed the same tokens; a step's logits are `u + g (s - u)` of the styled (s) and unstyled (u) ones, so
+g > 1 plays up what the style adds. The twins double the rows of every step (one batch, not two passes).
+
 A piece longer than the model's context slides the `Window`: the prefix stays, the oldest body tokens go, and the
 cache is recomputed (MuseNet's themes were rarely recalled from more than ~2,000 tokens back either).
 
@@ -213,14 +218,31 @@ def sample_streams(
     """The sampling loop shared by continuation and infilling (`generate.infill`): `ids` (B, N) and `pos`
     (B, N, 4) given (the grammar already past them), tokens drawn from `rows` under `grammar.mask()` until every
     stream has ended, at most `max_new_tokens(seconds)` of them (`seconds`: the length of the new music); the
-    first `n_prefix` tokens stay in the window when it slides. Returns every (B, M) id and (B, M, 4) position."""
+    first `n_prefix` tokens stay in the window when it slides; the first is the style, which guidance's twins
+    replace. Returns every (B, M) id and (B, M, 4) position."""
     fill_threads = torch.get_num_threads()
     B = ids.shape[0]
     given = ids.shape[1]
+    g = sampling.guidance
+    if g != 1:  # the twins: the same streams told no style
+        v = grammar.vocab
+        if v.kind(int(ids[0, 0])) != "style":
+            raise ValueError("guidance needs streams that open with their style token")
+        twins = ids.copy()
+        twins[:, 0] = v.style_id(None)
+        ids, pos = np.concatenate([ids, twins]), np.concatenate([pos, pos])
     window = Window(ids, pos, n_prefix, model.config.block_size)
     step = Decoder(model, torch.from_numpy(rows))
     gen = torch.Generator().manual_seed(seed)
-    cache = model.new_cache(B, model.config.block_size)
+    cache = model.new_cache(ids.shape[0], model.config.block_size)
+
+    def guided(logits: torch.Tensor) -> torch.Tensor:
+        """(B or 2B, R) -> (B, R): the styled rows, pushed away from their twins' by the guidance."""
+        if g == 1:
+            return logits
+        styled, plain = logits[:B], logits[B:]
+        return torch.lerp(plain, styled, g)  # plain + g * (styled - plain)
+
     refill, logits = True, None
     max_tokens = max_new_tokens(seconds)
     with threads(1):
@@ -232,8 +254,10 @@ def sample_streams(
                     out = model(torch.from_numpy(seen), _positions(seen_pos), cache=cache)
                 logits, refill = out[0][:, -1, step.rows], False
             mask = torch.from_numpy(grammar.mask())
-            tok = rows[sample(logits, sampling, gen, mask).numpy()]  # (B,) column -> token id
+            tok = rows[sample(guided(logits), sampling, gen, mask).numpy()]  # (B,) column -> token id
             p = grammar.push(tok)
+            if g != 1:
+                tok, p = np.concatenate([tok, tok]), np.concatenate([p, p])
             window.push(tok, p)
             if progress is not None:
                 progress(grammar)
@@ -248,4 +272,5 @@ def sample_streams(
                 refill = True
                 continue
             logits = step(torch.from_numpy(tok), _positions(p), cache=cache)
-    return window.streams()
+    ids, pos = window.streams()
+    return ids[:B], pos[:B]

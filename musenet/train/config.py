@@ -36,6 +36,9 @@ RESUMABLE = frozenset(
         "device",
         "time_limit_s",
         "data_workers",
+        # changes the batches of the steps still to come, not the model or the steps taken: a run can learn the
+        # unconditioned style from a resume on (classifier-free guidance, `SampleConfig.guidance`)
+        "style_dropout",
     }
 )
 
@@ -103,6 +106,10 @@ class TrainConfig:
     infill_share: float = 0.0
     """Share of training windows turned into fill-in-the-middle samples (`musenet.data.infill`), so the model
     learns to regenerate a span besides continuing; 0 = left to right only. Validation stays left to right."""
+    style_dropout: float = 0.0
+    """Share of training windows whose style token is replaced by the vocabulary's first style (`unknown`, which no
+    labelled piece has), so the model also learns the music of no style in particular: what classifier-free
+    guidance (`musenet generate --guidance`) steers away from. 0 = every window keeps its style."""
     style_alpha: float = 0.5
     """Style balance of the drawn windows: a style holding T tokens gets a share T^style_alpha / sum(T^style_alpha)
     of them (1 = in proportion to tokens, 0 = every style alike; see musenet.train.data.StyleBalance)."""
@@ -150,6 +157,8 @@ class TrainConfig:
                 )
         if not 0.0 <= self.infill_share <= 1.0:
             raise ValueError(f"infill_share must be in [0, 1], got {self.infill_share}")
+        if not 0.0 <= self.style_dropout < 1.0:
+            raise ValueError(f"style_dropout must be in [0, 1), got {self.style_dropout}")
         if not 0 <= self.style_alpha <= 1:
             raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
         if self.mixup < 0:

@@ -50,22 +50,28 @@ class Windows(Protocol):
 
 
 def open_dataset(
-    spec: str, data_dir: str, split: str, context: int, augment: bool, infill_share: float = 0.0
+    spec: str,
+    data_dir: str,
+    split: str,
+    context: int,
+    augment: bool,
+    infill_share: float = 0.0,
+    style_dropout: float = 0.0,
 ) -> Windows:
     """Import `module:Class` lazily (the data package is optional for the model) and open one split;
-    `infill_share` > 0 is passed on to the class (which must take it)."""
+    `infill_share` and `style_dropout`, when > 0, are passed on to the class (which must take them)."""
     module, _, name = spec.partition(":")
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
         raise UserError(f"--dataset {spec}: {e}") from e
+    extra = {k: v for k, v in (("infill_share", infill_share), ("style_dropout", style_dropout)) if v > 0}
     try:  # WindowDataset raises UserError itself for a folder that is not a built dataset
-        extra = {"infill_share": infill_share} if infill_share > 0 else {}
         return cls(data_dir, split, context, augment, **extra)
     except TypeError as e:
         if not extra:
             raise
-        raise UserError(f"--dataset {spec} cannot train infilling: {e}") from e
+        raise UserError(f"--dataset {spec} cannot take {', '.join(extra)}: {e}") from e
     except (FileNotFoundError, KeyError) as e:
         raise UserError(f"cannot open the {split} split of {data_dir}: {e}") from e
 

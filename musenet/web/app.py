@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from ..errors import MidiError, UserError
-from ..generate.config import MAX_CANDIDATES, MAX_SECONDS, MAX_TEMPERATURE
+from ..generate.config import MAX_CANDIDATES, MAX_GUIDANCE, MAX_SECONDS, MAX_TEMPERATURE
 from .jobs import QueueFull
 from .limits import BodyLimit, client_key, security_headers
 from .service import Ask, CoComposer, InfillAsk, TooLarge
@@ -47,6 +47,14 @@ TopK = Annotated[
 ]
 TopP = Annotated[
     float | None, Field(gt=0, le=1, description="nucleus sampling mass (null: the model's default)")
+]
+Guidance = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=MAX_GUIDANCE,
+        description="style guidance: above 1 the style sounds stronger, 1 is off (null: the model's default)",
+    ),
 ]
 Seed = Annotated[
     int | None, Field(ge=0, lt=2**31, description="null: a random seed (reported per candidate)")
@@ -72,6 +80,7 @@ class AskBody(BaseModel):
     temperature: Temperature = None
     top_k: TopK = None
     top_p: TopP = None
+    guidance: Guidance = None
     seed: Seed = None
 
     def ask(self) -> Ask:
@@ -97,6 +106,7 @@ class InfillBody(BaseModel):
     temperature: Temperature = None
     top_k: TopK = None
     top_p: TopP = None
+    guidance: Guidance = None
     seed: Seed = None
 
     def ask(self) -> InfillAsk:

@@ -59,6 +59,7 @@ class Ask:
     """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
     top_k: int | None = None
     top_p: float | None = None
+    guidance: float | None = None
     seed: int | None = None
     """None: a random seed, reported with each candidate so it can be reproduced."""
 
@@ -78,6 +79,7 @@ class InfillAsk:
     """Sampling settings; None: the model's own defaults (`Composer.sampling`)."""
     top_k: int | None = None
     top_p: float | None = None
+    guidance: float | None = None
     seed: int | None = None
     """None: a random seed, reported with each candidate so it can be reproduced."""
 
@@ -329,7 +331,7 @@ class CoComposer:
     def _config(self, ask: Ask, seed: int = 0) -> GenerateConfig:
         """The checked GenerateConfig of `ask`; its unset sampling settings are the model's defaults."""
         return self.composer.config(
-            ask.temperature, ask.top_k, ask.top_p,
+            ask.temperature, ask.top_k, ask.top_p, ask.guidance,
             style=ask.style, instruments=tuple(ask.instruments), seconds=ask.seconds, candidates=ask.candidates,
             seed=seed, rerank=self.cfg.rerank if self.composer.has_critic else 1,
         )  # fmt: skip
@@ -346,6 +348,7 @@ class CoComposer:
             "asked_instruments": list(cfg.instruments),
             "asked_seconds": cfg.seconds,
             "temperature": cfg.sample.temperature,
+            "guidance": cfg.sample.guidance,
             "seed": seed,
         }
         return self._add_candidates(sid, parent, "candidate", cands, settings, report)
@@ -441,7 +444,7 @@ class CoComposer:
     def _infill_config(self, ask: InfillAsk, seed: int = 0, rerank: int = 1) -> InfillConfig:
         """The InfillConfig of `ask` (a UserError if a value is bad); unset sampling settings: the model's."""
         return self.composer.infill_config(
-            ask.temperature, ask.top_k, ask.top_p,
+            ask.temperature, ask.top_k, ask.top_p, ask.guidance,
             start=ask.start, end=ask.end, instruments=ask.instruments, candidates=ask.candidates, seed=seed,
             rerank=rerank,
         )  # fmt: skip
@@ -454,6 +457,7 @@ class CoComposer:
             "span": [round(cfg.start, 3), round(cfg.end, 3)],
             "span_instruments": list(cfg.instruments) if cfg.instruments is not None else None,
             "temperature": cfg.sample.temperature,
+            "guidance": cfg.sample.guidance,
             "seed": seed,
         }
         return self._add_candidates(sid, node, "infill", cands, settings, report)
