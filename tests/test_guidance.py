@@ -7,6 +7,7 @@ import torch
 from musenet.codec.decode import decode
 from musenet.codec.grammar import Grammar
 from musenet.codec.vocab import Vocab
+from musenet.errors import UserError
 from musenet.generate.config import GenerateConfig, SampleConfig
 from musenet.generate.engine import generate_ids
 from musenet.generate.sampling import sample
@@ -81,3 +82,47 @@ def test_guidance_zero_is_the_unstyled_model_and_one_is_off(model):
 def test_bad_guidance_is_refused(bad):
     with pytest.raises(ValueError, match="guidance"):
         SampleConfig(guidance=bad)
+
+
+def test_only_a_model_trained_with_style_dropout_takes_guidance_and_its_default_applies(tmp_path):
+    import json
+
+    from runcli import assert_user_error, main
+
+    import musenet
+    from musenet.model import checkpoint
+
+    vocab = VOCAB.config.to_dict()
+    checkpoint.save(
+        tmp_path / "plain", tiny_model(64), step=1, seed=0, vocab=vocab, train={"style_dropout": 0.0}
+    )
+    checkpoint.save(
+        tmp_path / "run", tiny_model(64), step=1, seed=0, vocab=vocab, train={"style_dropout": 0.15}
+    )
+    plain = musenet.load(tmp_path / "plain")
+    assert not plain.guided
+    with pytest.raises(UserError, match="--style-dropout"):
+        plain.generate(style="jazz", seconds=1, candidates=1, guidance=2)
+    r = main(
+        "generate",
+        "--model",
+        tmp_path / "plain",
+        "--guidance",
+        "2",
+        "--seconds",
+        "1",
+        "--out",
+        tmp_path / "o",
+    )
+    assert_user_error(r, "style-dropout")
+    assert not (tmp_path / "o").exists()
+    # a guided model's export carries its guidance; the caller's value wins
+    r = main("export", tmp_path / "run", tmp_path / "guided", "--guidance", "2.5", "--temperature", "0.8")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "guided" / "config.json").read_text())["sampling"]["guidance"] == 2.5
+    guided = musenet.load(tmp_path / "guided")
+    assert guided.guided and guided.sampling.guidance == 2.5
+    assert guided.config(style="jazz").sample.guidance == 2.5
+    assert guided.config(1.0, None, None, 1.0, style="jazz").sample.guidance == 1.0
+    (c,) = guided.generate(style="jazz", instruments=["piano"], seconds=1, candidates=1, seed=3)
+    assert c.piece.style == "jazz"

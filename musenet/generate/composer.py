@@ -150,7 +150,18 @@ class Composer:
         except (TypeError, ValueError) as e:
             raise UserError(str(e)) from None
         cfg.check(self.vocab)
+        if cfg.sample.guidance != 1 and not self.guided:
+            raise UserError(
+                f"guidance {cfg.sample.guidance:g}: this model never learned music of no style (it was trained "
+                "without --style-dropout), so it cannot be guided; leave guidance at 1"
+            )
         return cfg
+
+    @property
+    def guided(self) -> bool:
+        """Whether style guidance means something for this model: it was trained with style dropout, so its
+        `unknown` style is music of no style in particular."""
+        return float((self.meta.get("train") or {}).get("style_dropout", 0.0) or 0.0) > 0
 
     @property
     def styles(self) -> list[str]:

@@ -140,6 +140,7 @@ class CoComposer:
             },
             "queue": self.jobs.stats(),
             "infill": self._infill_info(),
+            "guidance": {"available": self.composer.guided},
         }
 
     def defaults(self) -> dict:

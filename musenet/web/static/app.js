@@ -275,6 +275,7 @@ function chips(node) {
 function describe(node) {
   const parts = [`${node.seconds.toFixed(1)} s`, `${node.notes} notes`];
   if (node.kind !== "primer") parts.push(node.style, `T ${node.temperature}`, `seed ${node.seed}`);
+  if (node.guidance && node.guidance !== 1) parts.push(`style ×${node.guidance}`);
   if (node.primer_seconds > 0) parts.push(`new music from ${node.primer_seconds.toFixed(1)} s`);
   if (node.span) {
     const which = node.span_instruments ? ` (${node.span_instruments.join(", ")})` : "";
@@ -398,6 +399,7 @@ function settings() {
     seconds: Number($("seconds").value),
     candidates: Number($("candidates").value),
     temperature: Number($("temperature").value),
+    guidance: state.info.guidance.available ? Number($("guidance").value) : null,
     seed: seed === "" ? null : Number(seed),
   };
 }
@@ -420,6 +422,11 @@ function fillSettings(info) {
   t.value = info.defaults.temperature;
   const show = () => { $("temperature-out").textContent = Number(t.value).toFixed(2); };
   t.addEventListener("input", show); show();
+  const g = $("guidance");  // style guidance: only for a model trained with style dropout
+  $("guidance-box").hidden = !info.guidance.available;
+  g.value = info.defaults.guidance;
+  const showG = () => { $("guidance-out").textContent = Number(g.value).toFixed(2); };
+  g.addEventListener("input", showG); showG();
 }
 
 // ---- jobs ------------------------------------------------------------------------------------------------------
@@ -432,7 +439,7 @@ async function startJob(parent, span = false) {
   if (span) {
     const redo = [...document.querySelectorAll("#current .span-instruments input:checked")].map((i) => i.value);
     body = { start: state.span.start, end: state.span.end, instruments: redo.length ? redo : null,
-      candidates: body.candidates, temperature: body.temperature, seed: body.seed };
+      candidates: body.candidates, temperature: body.temperature, guidance: body.guidance, seed: body.seed };
     url = `${nodeUrl(parent)}/infill`;
     what = "the span";
   }
