@@ -28,10 +28,11 @@ SMALL = {"instruments": ["piano", "violin", "drums"], "seconds": 2, "candidates"
 DRUM_S = 0.1  # a drum hit lasts 100 ms (codec), so one struck at the very end rings that much past it
 
 
-def save_random_model(path: Path, vocab: Vocab = VOCAB) -> Path:
+def save_random_model(path: Path, vocab: Vocab = VOCAB, train: dict | None = None) -> Path:
+    """`train`: the training config it claims (e.g. {"style_dropout": 0.1}: a model that takes guidance)."""
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=vocab.size, block_size=128, n_layer=2, n_head=2, n_embd=32))
-    checkpoint.save(path, model, step=0, seed=0, vocab=vocab.config.to_dict(), dtype="bf16")
+    checkpoint.save(path, model, step=0, seed=0, vocab=vocab.config.to_dict(), train=train, dtype="bf16")
     return path
 
 

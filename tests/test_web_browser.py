@@ -122,6 +122,7 @@ def test_generate_play_continue_back_branch_download(server, page, tmp_path):
     page.wait_for_selector("#instruments input[value=violin]")
     page.check("#instruments input[value=violin]")
     page.check("#instruments input[value=drums]")
+    assert page.is_hidden("#guidance-box")  # a model trained without style dropout takes no guidance
     page.fill("#seconds", "3")
     page.fill("#candidates", "2")
     page.fill("#seed", "7")
@@ -268,12 +269,16 @@ def test_drag_a_span_and_regenerate_it(infill_server, page, tmp_path):
     assert page.inner_text("#current button.regen") == "Regenerate span 2–4 s"
 
     page.check("#current .span-instruments input[value=piano]")
+    assert page.is_visible("#guidance")  # this model learned style dropout: style strength is offered
+    page.eval_on_selector("#guidance", "(e) => { e.value = '2'; e.dispatchEvent(new Event('input')); }")
+    assert page.inner_text("#guidance-out") == "2.00"
     page.fill("#candidates", "2")
     page.fill("#seed", "5")
     page.click("#current button.regen")
     kids = cards(page)
     assert kids.count() == 2 and page.inner_text("#children-title") == "Spans redone in tune.mid"
     assert "redid 2.0–4.0 s (piano)" in kids.nth(0).locator(".meta").inner_text()
+    assert "style ×2" in kids.nth(0).locator(".meta").inner_text()
     assert page.locator("#tree button", has_text="✎ infill 1").count() == 1
 
     # each child's roll highlights the redone span: tinted inside it, untouched outside (its top row is empty)

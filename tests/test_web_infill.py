@@ -14,8 +14,9 @@ SPAN = {"start": 1.0, "end": 2.5, "candidates": 2, "seed": 5}
 
 
 def save_infill_model(path):
+    """A model with the infill tokens, trained (it claims) with style dropout: it also takes style guidance."""
     assert VOCAB.config.infill  # the default vocabulary has the infill tokens
-    return save_random_model(path, VOCAB)
+    return save_random_model(path, VOCAB, train={"style_dropout": 0.15})
 
 
 def save_plain_model(path):
