@@ -7,16 +7,19 @@ N rounds (the machine is shared and noisy): the ratio of each side's best round,
 ratios. Then the real-time factor of the full music generator (`generate_ids`: grammar masks, positions, MuseNet
 embeddings, the model's sampling defaults) with the shipped default model: seconds of music per wall-clock second,
 for a sparse request (folk piano) and a dense one (a pop band with drums), one candidate at a time and four as
-one batch (`musenet generate`'s default): the music of all candidates per wall-clock second.
+one batch (`musenet generate`'s default): the music of all candidates per wall-clock second. A model whose default
+sampling has style guidance is also timed without it (`unguided`: guidance's twin streams double the rows).
 
 The last line is one JSON object with the figures; `ratio` is ours / transformers in decode tokens/s at batch 1.
 
     .venv/bin/python benchmarks/generate.py [--preset tiny|small] [--tokens 256] [--rounds 5] [--threads 1]
+        [--model FOLDER] [--realtime-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import statistics
@@ -95,6 +98,8 @@ def main() -> None:
         choices=("fp32", "bf16"),
         help="weights and activations of both sides (the shipped weights are bf16)",
     )
+    ap.add_argument("--model", default=None, help="the music model to time (default: the shipped one)")
+    ap.add_argument("--realtime-only", action="store_true", help="skip the comparison with transformers")
     args = ap.parse_args()
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     torch.set_num_threads(args.threads)
@@ -120,7 +125,7 @@ def main() -> None:
         "tokens": args.tokens,
         "threads": torch.get_num_threads(),
     }
-    for B in (1, 4):
+    for B in () if args.realtime_only else (1, 4):
         prompt = torch.randint(0, vocab.size, (B, 16))
         best = {"musenet": float("inf"), "transformers": float("inf")}
         ours_decode(ours, prompt, 8, 0), hf_decode(hf, prompt, 8, 0)  # warm up
@@ -145,25 +150,29 @@ def main() -> None:
         )
 
     # the full music generator (grammar masks, positions, MuseNet embeddings): the shipped default model
-    composer = musenet.load()
+    composer = musenet.load(args.model)
     generate_ids(composer.model, composer.vocab, GenerateConfig(seconds=1.0, candidates=1))  # warm up
-    for (name, style, instruments), batch in itertools.product(REQUESTS, (1, 4)):
+    samplings = [("", composer.sampling)]
+    if composer.sampling.guidance != 1:
+        samplings.append(("unguided_", dataclasses.replace(composer.sampling, guidance=1.0)))
+    for (name, style, instruments), batch, (kind, sampling) in itertools.product(REQUESTS, (1, 4), samplings):
         music, wall, tokens = 0.0, 0.0, 0
         for seed in range(args.seeds):
-            cfg = GenerateConfig(style, instruments, args.music_seconds, batch, seed, composer.sampling)
+            cfg = GenerateConfig(style, instruments, args.music_seconds, batch, seed, sampling)
             t0 = time.perf_counter()
             out = generate_ids(composer.model, composer.vocab, cfg)
             wall += time.perf_counter() - t0
             music += sum(decode(g.ids, composer.vocab)[0].duration for g in out)
             tokens += sum(int((g.ids != composer.vocab.pad).sum()) for g in out)
-        results[f"realtime_{name.replace(' ', '_')}_x{batch}"] = round(music / wall, 2)
+        results[f"realtime_{kind}{name.replace(' ', '_')}_x{batch}"] = round(music / wall, 2)
         print(
-            f"default model, {name} ({style}: {', '.join(instruments)}), {batch} candidate{'s' * (batch > 1)} at a"
+            f"{'default model' if args.model is None else args.model}, guidance {sampling.guidance:g}, {name} ({style}: {', '.join(instruments)}), {batch} candidate{'s' * (batch > 1)} at a"
             f" time: {music:.0f} s of music, {tokens} tokens in {wall:.1f} s -> real-time factor"
             f" {music / wall:.1f}x ({tokens / music:.0f} tokens per second of music, {wall / tokens * 1000:.2f} ms"
             " per token)"
         )
-    results["ratio"] = results["ratio_b1"]
+    if not args.realtime_only:
+        results["ratio"] = results["ratio_b1"]
     print(json.dumps(results))
 
 
