@@ -34,15 +34,16 @@ def main() -> None:
     ap.add_argument("--styles", default=STYLES)
     ap.add_argument("--data", default="data/default")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="another seed: other instrument draws and samples")
     a = ap.parse_args()
     rows = []
     for g, t, p in itertools.product(a.guidance, a.temperature, a.top_p):
-        out = a.out / f"g{g:g}-t{t:g}-p{p:g}"
+        out = a.out / f"g{g:g}-t{t:g}-p{p:g}" / (f"seed{a.seed}" if a.seed else "")
         if not (out / "metrics.json").is_file():
             t0 = time.monotonic()
             cmd = [".venv/bin/musenet", "evaluate", "--model", a.model, "--data", a.data, "--out", str(out),
                    "--styles", a.styles, "--samples", str(a.samples), "--seconds", "20", "--max-test-tokens",
-                   "2000", "--guidance", str(g), "--temperature", str(t), "--top-p", str(p), "--threads", str(a.threads), "--quiet"]  # fmt: skip
+                   "2000", "--guidance", str(g), "--temperature", str(t), "--top-p", str(p), "--threads", str(a.threads), "--seed", str(a.seed), "--quiet"]  # fmt: skip
             subprocess.run(cmd, check=True)
             print(f"g {g:g}, T {t:g}, p {p:g}: {time.monotonic() - t0:.0f} s", flush=True)
         m = json.loads((out / "metrics.json").read_text())
@@ -56,7 +57,7 @@ def main() -> None:
         )
     head = [
         f"`python reports/default-model-v1/sweep.py {a.model} {a.out} --guidance {' '.join(map(str, a.guidance))} "
-        f"--temperature {' '.join(map(str, a.temperature))} --top-p {' '.join(map(str, a.top_p))}` ({a.samples} samples x 20 s of each of "
+        f"--temperature {' '.join(map(str, a.temperature))} --top-p {' '.join(map(str, a.top_p))} --seed {a.seed}` ({a.samples} samples x 20 s of each of "
         f"{len(a.styles.split(','))} styles per setting)",
         "",
         "| guidance | temperature | top-p | style ratio (generated accuracy) | styles at zero | mean OA | groove gen/real |"
