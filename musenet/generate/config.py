@@ -4,7 +4,7 @@ the CLI flags (`musenet.options`) and the web's request models, so that every de
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ..codec.vocab import Vocab
 from ..errors import UserError
@@ -48,7 +48,7 @@ class SampleConfig:
             raise ValueError(f"top_p must be in [{MIN_TOP_P:.2g}, 1], got {_shown(p)}")
 
 
-SAMPLE_FIELDS = ("temperature", "top_k", "top_p", "guidance")
+SAMPLE_FIELDS = tuple(f.name for f in fields(SampleConfig))
 """SampleConfig's fields: what a model's config.json may set as its own sampling defaults."""
 
 
