@@ -15,7 +15,8 @@ from musenet.critic.config import CriticConfig, PoolConfig, TrainCriticConfig
 from musenet.critic.model import Critic, windows_of
 from musenet.critic.pool import MANIFEST, ensure_pool
 from musenet.critic.store import WEIGHTS, has_critic, load_critic, save_critic
-from musenet.critic.train import auc_of, roc_auc, train_critic
+from musenet.critic.train import auc_of, roc_auc, style_accuracy, train_critic, train_style_critic
+from musenet.critic.windows import style_windows
 from musenet.errors import UserError
 from musenet.generate.engine import GenerateConfig, generate_ids
 from musenet.generate.sampling import SampleConfig
@@ -194,17 +195,19 @@ def test_cli_errors_are_one_line(model_dir, tmp_path, args, words):
     assert_user_error(r, words)
 
 
-def write_dataset(out, rng):
-    """A built-dataset folder of easy 'real' pieces (see easy_windows), train and val splits."""
+def write_dataset(out, rng, styles=False):
+    """A built-dataset folder of easy 'real' pieces (see easy_windows), train and val splits; with `styles`, of
+    'bach' and 'mozart' pieces (see two_style_windows)."""
     from musenet.data.shards import write_meta, write_split
 
     out.mkdir()
     dtype = [("offset", "<i8"), ("length", "<i4"), ("prefix", "<i2"), ("duration", "<i4"),
              ("style", "<i2"), ("piece", "<i4")]  # fmt: skip
     for split in ("train", "val", "test"):
-        pieces = easy_windows(12, True, rng)
+        pieces, labels = two_style_windows(12, rng) if styles else (easy_windows(12, True, rng), 0)
         n, t = pieces.shape
         index = np.zeros(n, dtype)
+        index["style"] = labels
         index["offset"], index["length"], index["prefix"] = np.arange(n) * t, t, 3
         index["duration"], index["piece"] = 200, np.arange(n)
         write_split(out, split, pieces.ravel().astype(np.int32), np.zeros(n * t, np.int32), index)
@@ -226,3 +229,89 @@ def test_train_critic_end_to_end(tmp_path):
     assert (gen / "critic-pool" / MANIFEST).is_file()
     checkpoint.load_model(gen)  # the generator's folder still loads
     assert load(gen).generate(seconds=2, candidates=1, rerank=2)[0].critic is not None
+
+
+def two_style_windows(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n pieces, alternately 'bach' (the easy steady beat) and 'mozart' (notes and waits at random), each opening
+    with its own style token, and their style indices."""
+    bach, mozart = (VOCAB.style_id(s) - VOCAB.style_offset for s in ("bach", "mozart"))
+    rows, styles = [], []
+    for k in range(n):
+        w = easy_windows(1, k % 2 == 0, rng)[0]
+        styles.append(bach if k % 2 == 0 else mozart)
+        w[0] = VOCAB.style_offset + styles[-1]
+        rows.append(w)
+    return np.stack(rows), np.array(styles)
+
+
+def style_critic_config() -> CriticConfig:
+    return CriticConfig(
+        VOCAB.size, TOKENS, n_layer=1, n_head=2, n_embd=32, dropout=0.0,
+        kind="style", style_offset=VOCAB.style_offset, n_styles=len(VOCAB.config.styles),
+    )  # fmt: skip
+
+
+def masked(windows: np.ndarray) -> np.ndarray:
+    out = windows.copy()
+    out[:, 0] = VOCAB.style_offset
+    return out
+
+
+@pytest.mark.slow
+def test_style_critic_learns_which_style_and_scores_the_asked_one():
+    rng = np.random.default_rng(0)
+    train, styles = two_style_windows(64, rng)
+    held, held_styles = two_style_windows(32, rng)
+    critic = train_style_critic(
+        masked(train),
+        styles,
+        VOCAB.pad,
+        style_critic_config(),
+        TrainCriticConfig(steps=60, batch_size=16, lr=3e-3),
+    )
+    assert style_accuracy(critic, masked(held), held_styles, VOCAB.pad)["accuracy"] > 0.95
+    # a stream scores high when its music is the style its prefix asks for, low when another style is asked
+    right = critic.score(list(held), VOCAB.start, VOCAB.pad)
+    swapped = held.copy()
+    bach, mozart = VOCAB.style_id("bach"), VOCAB.style_id("mozart")
+    swapped[:, 0] = np.where(held[:, 0] == bach, mozart, bach)
+    wrong = critic.score(list(swapped), VOCAB.start, VOCAB.pad)
+    assert (right > 0).all() and (wrong < 0).all()
+    # the asked-for style token itself is masked: the score reads the music only
+    untrained = Critic(style_critic_config())
+    assert np.isfinite(untrained.score(list(held), VOCAB.start, VOCAB.pad)).all()
+    with pytest.raises(ValueError, match="style token"):
+        critic.score([held[0][1:]], VOCAB.start, VOCAB.pad)
+
+
+def test_style_windows_mask_the_style_and_balance_the_styles(tmp_path):
+    data = write_dataset(tmp_path / "data", np.random.default_rng(4), styles=True)
+    windows, styles = style_windows(data, "train", VOCAB, 16, 400, seed=0)
+    assert windows.shape == (400, 16) and (windows[:, 0] == VOCAB.style_offset).all()
+    assert (windows[:, 1:3] == prefix_ids(VOCAB, "bach", [0])[1:]).all()  # the instruments and start kept
+    named = {VOCAB.config.styles[s] for s in styles}
+    assert named == {"bach", "mozart"} and 150 < (styles == styles[0]).sum() < 250
+    # each window's body is a stretch of its own piece: bach's bodies are the steady beat (a wait every 2nd token)
+    bach = windows[styles == VOCAB.style_id("bach") - VOCAB.style_offset]
+    assert (bach[:, 3:] == VOCAB.wait_id(10)).sum(1).min() >= 6
+    again, _ = style_windows(data, "train", VOCAB, 16, 400, seed=0)
+    assert np.array_equal(windows, again)
+
+
+def test_train_style_critic_end_to_end(tmp_path):
+    gen = save_generator(tmp_path / "gen")
+    data = write_dataset(tmp_path / "data", np.random.default_rng(5), styles=True)
+    args = ["--model", gen, "--data", data, "--kind", "style", "--tokens", 16, "--real", 64, "--heldout", 16,
+            "--steps", 5, "--width", 32, "--quiet"]  # fmt: skip
+    r = musenet("train-critic", *args)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert 0 <= out["heldout_accuracy"] <= 1 and out["train_styles"] == 2 and out["chance"] == 0.5
+    critic, meta = load_critic(gen)
+    assert critic.config.kind == "style" and meta["figures"]["heldout_windows"] == 16
+    assert not (gen / "critic-pool").exists()  # no generated pool for a style critic
+    best = load(gen).generate(style="bach", seconds=2, candidates=1, rerank=2)[0]
+    assert 0 < best.critic < 1
+    r = musenet("train-critic", "--model", gen, "--data", write_dataset(tmp_path / "plain", np.random.default_rng(6)),
+                "--kind", "style", "--quiet")  # fmt: skip
+    assert_user_error(r, "at least 2 labelled styles")

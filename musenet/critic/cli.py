@@ -1,5 +1,6 @@
 """`musenet train-critic`: sample (or reuse) a pool of the model's own windows, train the critic against real ones,
-measure its ROC-AUC on held-out real vs fresh samples, and save it beside the model (critic.safetensors/json)."""
+measure its ROC-AUC on held-out real vs fresh samples, and save it beside the model (critic.safetensors/json).
+With `--kind style`: train a style classifier on real windows only and measure its accuracy on the val split."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import sys
 import time
 from dataclasses import replace
+
+import numpy as np
 
 from ..errors import UserError
 from ..options import add_flags, from_args
@@ -47,8 +50,13 @@ def run(args: argparse.Namespace) -> int:
     vocab = composer.vocab
     if data_vocab != composer.meta.get("vocab"):
         raise UserError(f"--data {cfg.data} has another vocabulary than the model {cfg.model}")
-    critic_cfg = cfg.critic(vocab.size)
+    critic_cfg = cfg.critic(vocab.size, vocab.style_offset, len(vocab.config.styles))
     t0 = time.monotonic()
+    if cfg.kind == "style":
+        critic, meta = _style_critic(cfg, critic_cfg, train_cfg, vocab, log)
+        save_critic(composer.path, critic, {"generator": generator_identity(composer.path), **meta})
+        print(json.dumps({"critic": str(composer.path / "critic.safetensors"), **meta["figures"]}))
+        return 0
 
     real, specs, short = real_windows(cfg.data, "train", vocab, cfg.tokens, cfg.real, cfg.seed)
     if len(real) < 2:
@@ -96,3 +104,35 @@ def run(args: argparse.Namespace) -> int:
     save_critic(composer.path, critic, meta)
     print(json.dumps({"critic": str(composer.path / "critic.safetensors"), **figures}))
     return 0
+
+
+def _style_critic(cfg: CriticRunConfig, critic_cfg, train_cfg, vocab, log):
+    """A style critic trained on --real train windows, measured on --heldout val windows: (critic, meta)."""
+    from .train import style_accuracy, train_style_critic
+    from .windows import style_windows
+
+    t0 = time.monotonic()
+    real, styles = style_windows(cfg.data, "train", vocab, cfg.tokens, cfg.real, cfg.seed)
+    if len(np.unique(styles)) < 2:
+        raise UserError(f"--data {cfg.data}: a style critic needs train pieces of at least 2 labelled styles")
+    log(f"real: {len(real)} train windows of {cfg.tokens} tokens, {len(np.unique(styles))} styles")
+    critic = train_style_critic(real, styles, vocab.pad, critic_cfg, train_cfg, log)
+    t1 = time.monotonic()
+    held, held_styles = style_windows(cfg.data, "val", vocab, cfg.tokens, cfg.heldout, cfg.seed + 1)
+    if not len(held):
+        raise UserError(f"--data {cfg.data}: no labelled val pieces to measure the style critic on")
+    heldout = style_accuracy(critic, held, held_styles, vocab.pad)
+    trained = style_accuracy(critic, real, styles, vocab.pad)
+    figures = {
+        "heldout_accuracy": round(heldout["accuracy"], 4),
+        "heldout_balanced_accuracy": round(heldout["balanced_accuracy"], 4),
+        "heldout_windows": len(held),
+        "heldout_styles": len(np.unique(held_styles)),
+        "train_accuracy": round(trained["accuracy"], 4),
+        "train_windows": len(real),
+        "train_styles": len(np.unique(styles)),
+        "chance": round(1 / len(np.unique(styles)), 4),
+        "seconds": {"train": round(t1 - t0, 1), "heldout": round(time.monotonic() - t1, 1)},
+    }
+    log(f"style critic: held-out accuracy {figures['heldout_accuracy']:.3f} (chance {figures['chance']:.3f})")
+    return critic, {"train": train_cfg.to_dict(), "data": str(cfg.data), "figures": figures}

@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..generate.config import SampleConfig
+
+KINDS = ("real", "style")
 
 
 @dataclass(frozen=True)
 class CriticConfig:
-    """A small GPT-style encoder over one window of token ids, mean-pooled into one real-vs-generated logit."""
+    """A small GPT-style encoder over one window of token ids, mean-pooled into one real-vs-generated logit
+    (kind `real`), or into one logit per style of the vocabulary (kind `style`: a style classifier that reads the
+    window with its style token masked)."""
 
     vocab_size: int
     tokens: int = 128
@@ -24,12 +28,23 @@ class CriticConfig:
     n_embd: int = 64
     """Width."""
     dropout: float = 0.1
+    kind: str = "real"
+    """`real`: real vs generated (MuseNet's inner critic). `style`: which style the music is; a candidate's score
+    is then how surely it is the style it was asked for."""
+    style_offset: int = 0
+    """Kind `style`: the id of the first style token (`style:unknown`, which masks the style asked for)."""
+    n_styles: int = 0
+    """Kind `style`: the vocabulary's styles (the classes)."""
 
     def __post_init__(self) -> None:
         if self.tokens < 8:
             raise ValueError("the critic's window needs at least 8 tokens")
         if self.n_embd % self.n_head:
             raise ValueError("n_embd must be a multiple of n_head")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind == "style" and self.n_styles < 2:
+            raise ValueError("a style critic needs at least 2 styles")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,6 +105,10 @@ class CriticRunConfig:
     """The model folder; the critic is saved in it."""
     data: Path
     """The built dataset the model was trained on."""
+    kind: Literal["real", "style"] = "real"
+    """`real`: real vs the model's own samples (needs a generated pool). `style`: a style classifier trained on
+    real windows only (prefix with the style masked + a stretch from anywhere in the piece); reranking then keeps
+    the candidates most recognisable as the style asked for."""
     pool_dir: Path | None = None
     """Generated-pool folder (default MODEL/critic-pool)."""
     tokens: int = CriticConfig.tokens
@@ -122,6 +141,11 @@ class CriticRunConfig:
             raise ValueError(f"width must be a multiple of 32, got {self.width}")
         if self.per_piece < 1:
             raise ValueError("per_piece must be at least 1")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
-    def critic(self, vocab_size: int) -> CriticConfig:
-        return CriticConfig(vocab_size, self.tokens, self.layers, self.width // 32, self.width)
+    def critic(self, vocab_size: int, style_offset: int = 0, n_styles: int = 0) -> CriticConfig:
+        styles = dict(style_offset=style_offset, n_styles=n_styles) if self.kind == "style" else {}
+        return CriticConfig(
+            vocab_size, self.tokens, self.layers, self.width // 32, self.width, kind=self.kind, **styles
+        )

@@ -1,4 +1,5 @@
-"""The critic: the project's GPT (plain, no MuseNet positions) as an encoder, mean-pooled, one linear head.
+"""The critic: the project's GPT (plain, no MuseNet positions) as an encoder, mean-pooled, one linear head: one
+real-vs-generated logit (kind `real`) or one logit per style (kind `style`, the style token masked).
 
 A separate small model rather than a head on the generator's trunk: C. Payne found a separately trained critic
 beat one fine-tuned from the generator, and a 2-layer, 128-wide one trains in about a minute on one CPU thread.
@@ -32,33 +33,60 @@ class Critic(nn.Module):
                 musenet_embeddings=False,
             )
         )
-        self.head = nn.Linear(config.n_embd, 1)
+        self.styles = config.kind == "style"
+        self.head = nn.Linear(config.n_embd, config.n_styles if self.styles else 1)
 
     def forward(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids and (B, T) bool mask of real tokens (padding on the right) -> (B,) logits, > 0 = real."""
+        """(B, T) ids and (B, T) bool mask of real tokens (padding on the right) -> (B,) logits, > 0 = real; or,
+        for a style critic, (B, n_styles) logits."""
         # causal attention: the right padding changes nothing at the real tokens before it
         h = self.trunk.body(self.trunk.embed(ids))  # (B, T, C)
         w = valid.to(h.dtype).unsqueeze(-1)  # (B, T, 1)
         pooled = (h * w).sum(1) / w.sum(1).clamp(min=1)  # (B, C)
-        return self.head(pooled).squeeze(-1)
+        out = self.head(pooled)
+        return out if self.styles else out.squeeze(-1)
+
+    def mask_style(self, stream: np.ndarray) -> tuple[np.ndarray, int]:
+        """A style critic's view of a stream: its style token replaced by `style:unknown`, and the style's index."""
+        asked = int(stream[0]) - self.config.style_offset
+        if not 0 <= asked < self.config.n_styles:
+            raise ValueError("a token stream that does not open with a style token")
+        masked = stream.copy()
+        masked[0] = self.config.style_offset
+        return masked, asked
 
     @torch.inference_mode()
     def score(self, streams: list[np.ndarray], start: int, pad: int, batch: int = 64) -> np.ndarray:
         """One logit per token stream (prefix + body, padding anywhere after `end` ignored): the mean over its
-        windows of `tokens`, each the stream's prefix + the next stretch of its body (at most 8 windows)."""
+        windows of `tokens`, each the stream's prefix + the next stretch of its body (at most 8 windows). For a
+        style critic a window's logit is log(p / (1 - p)), p its probability of the style the prefix asks for."""
         self.eval()
-        rows, owner = [], []
+        rows, owner, asked = [], [], []
         for k, s in enumerate(streams):
-            for w in windows_of(np.asarray(s, np.int64), start, pad, self.config.tokens):
+            s = np.asarray(s, np.int64)
+            style = 0
+            if self.styles:
+                s, style = self.mask_style(s)
+            for w in windows_of(s, start, pad, self.config.tokens):
                 rows.append(w)
                 owner.append(k)
+                asked.append(style)
         logits = []
         for i in range(0, len(rows), batch):
             ids = torch.from_numpy(np.stack(rows[i : i + batch]))
-            logits.append(self(ids, ids != pad).float().numpy())
+            out = self(ids, ids != pad).float()
+            if self.styles:
+                out = asked_logit(out, torch.tensor(asked[i : i + batch]))
+            logits.append(out.numpy())
         flat = np.concatenate(logits) if logits else np.zeros(0)
         owner_a = np.asarray(owner, np.int64)
         return np.array([flat[owner_a == k].mean() for k in range(len(streams))])
+
+
+def asked_logit(logits: torch.Tensor, asked: torch.Tensor) -> torch.Tensor:
+    """(B, S) style logits and (B,) asked styles -> (B,) log(p / (1 - p)) of each asked style, kept finite."""
+    logp = torch.log_softmax(logits, -1).gather(1, asked[:, None]).squeeze(1).clamp(max=-1e-6)
+    return logp - torch.log(-torch.expm1(logp))
 
 
 def prefix_length(ids: np.ndarray, start: int) -> int:

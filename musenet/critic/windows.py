@@ -39,3 +39,34 @@ def real_windows(
         specs.append(spec_of(w[:plen], vocab))
     out = np.stack(rows) if rows else np.zeros((0, tokens), np.int64)
     return out, specs, len(index) - len(long)
+
+
+def style_windows(
+    data_dir: str | Path, split: str, vocab: Vocab, tokens: int, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """n windows (n, tokens) for a style critic and their styles' indices: pieces of `split` drawn with weight
+    1 / (pieces of their style), so each style is about equally common (pieces labelled `unknown` left out), each
+    window the piece's prefix with the style masked (`style:unknown`) + a stretch from a random place in the
+    piece, as `Critic.score` reads a candidate."""
+    ids, _, index = open_split(data_dir, split)
+    offset, prefix = index["offset"].astype(np.int64), index["prefix"].astype(np.int64)
+    length = index["length"].astype(np.int64)
+    styles = index["style"].astype(np.int64)
+    usable = np.flatnonzero((length > prefix) & (styles > 0))
+    if not len(usable):
+        return np.zeros((0, tokens), np.int64), np.zeros(0, np.int64)
+    counts = np.bincount(styles[usable], minlength=len(vocab.config.styles))
+    weight = 1.0 / counts[styles[usable]]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(usable, size=n, p=weight / weight.sum())
+    out = np.full((n, tokens), vocab.pad, np.int64)
+    for row, p in enumerate(pick):
+        off, plen, size = int(offset[p]), int(prefix[p]), int(length[p])
+        head = np.asarray(ids[off : off + plen], dtype=np.int64)[: tokens - 1]
+        head[0] = vocab.style_offset
+        room = tokens - len(head)
+        at = int(rng.integers(0, max(1, size - plen - room) + 1))
+        body = np.asarray(ids[off + plen + at : off + min(size, plen + at + room)], dtype=np.int64)
+        w = np.concatenate([head, body])
+        out[row, : len(w)] = w
+    return out, styles[pick]
