@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokens": ("musenet.commands.tokens", "encode a MIDI file into MuseNet tokens (and optionally back)"),
     "data": ("musenet.data.cli", "build and inspect training data"),
     "train": ("musenet.train.cli", "train a model on a built dataset"),
-    "train-critic": ("musenet.critic.cli", "train the inner critic (real vs generated) for a model"),
+    "train-critic": ("musenet.critic.cli", "train a critic for reranking: real vs generated, or the style"),
     "export": (
         "musenet.commands.export",
         "export a training run's model for generation (bf16, sampling defaults)",

@@ -1,5 +1,6 @@
-"""The inner critic: it learns an easy real/fake split, saves and loads, its pool follows the generator's weights,
-reranking keeps the critic's favourites reproducibly, and its errors are one line."""
+"""The critics: the inner one learns an easy real/fake split, saves and loads, its pool follows the generator's weights,
+reranking keeps the critic's favourites reproducibly, and its errors are one line; the style critic learns
+which style a window is (its style token masked) and scores the style asked for."""
 
 import json
 

@@ -85,7 +85,7 @@ class EvalConfig:
     guidance: float | None = None
     """Classifier-free guidance on the style (1: off; default: the model's)."""
     rerank: int = 1
-    """Sample this many per kept sample and keep those the model's critic rates most real (1: off)."""
+    """Sample this many per kept sample and keep those the model's critic rates best (1: off)."""
     max_test_tokens: int | None = 200_000
     """Score whole test pieces (round-robin over styles) up to this many body tokens (0 or None: all)."""
     ngram_order: int = 3

@@ -41,7 +41,7 @@ class Candidate:
     primer_seconds: float
     repairs: Counter
     instruments: list[str]  # the instruments that play in it
-    critic: float | None = None  # the inner critic's P(real) when the candidate was chosen by reranking
+    critic: float | None = None  # the critic's P(real), or P(asked style) for a style critic, when reranked
     span: tuple[float, float] | None = None  # infill: the regenerated span (seconds); None for a continuation
 
     @property
@@ -201,7 +201,7 @@ class Composer:
         rerank: int = GenerateConfig.rerank,
         guidance: float | None = None,
     ) -> list[Candidate]:
-        """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates most real.
+        """`rerank` N > 1: sample N * candidates and keep the candidates the model's critic rates best.
         Sampling settings left None are the model's own defaults (`Composer.sampling`)."""
         cfg = self.config(
             temperature, top_k, top_p, guidance,

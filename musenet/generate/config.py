@@ -86,7 +86,7 @@ class GenerateConfig:
     the time comes, the clock waits for the instruments not heard yet and the model picks their first notes. None:
     an asked instrument may stay silent."""
     rerank: int = 1
-    """Sample this many per candidate and keep those the model's critic rates most real (1: off)."""
+    """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instruments", tuple(self.instruments))
@@ -135,7 +135,7 @@ class InfillConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     """Temperature, top-k and top-p."""
     rerank: int = 1
-    """Sample this many per candidate and keep those the model's critic rates most real (1: off)."""
+    """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
     def __post_init__(self) -> None:
         start, end = self.start, self.end

@@ -21,7 +21,7 @@ from .engine import Generated, Primer, generate_ids
 
 class Scorer(Protocol):
     def score(self, streams: Sequence[np.ndarray], start: int, pad: int) -> np.ndarray:
-        """One logit per token stream: higher is more real."""
+        """One logit per token stream: higher is better (more real, or more surely the style asked for)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ def generate_ranked(
     progress: Callable[[float], None] | None = None,
 ) -> list[tuple[Generated, float]]:
     """cfg.candidates * n samples, in batches of at most 64 (batch b seeded cfg.seed + b; with n * candidates
-    <= 64 that is one batch under cfg.seed), scored; the best cfg.candidates as (sample, P(real)), best first."""
+    <= 64 that is one batch under cfg.seed), scored; the best cfg.candidates as (sample, sigmoid of the score:
+    P(real), or P(asked style)), best first."""
     total = cfg.candidates * n
     sizes = [min(MAX_CANDIDATES, total - at) for at in range(0, total, MAX_CANDIDATES)]
     out: list[Generated] = []

@@ -59,8 +59,9 @@ class ServeConfig:
     soundfont: str | None = None
     """General MIDI SoundFont for the audio (None: the usual search, see `musenet.audio.find_soundfont`)."""
     rerank: int = 4
-    """When the model's folder holds an inner critic: each candidate is the most real-sounding of this many samples
-    (1 = off). Without a critic, candidates are plain samples."""
+    """When the model's folder holds a critic: each candidate is the best of this many samples (the most
+    real-sounding, or with a style critic the most recognisably the style asked for; 1 = off). Without a critic,
+    candidates are plain samples."""
 
     def __post_init__(self) -> None:
         for name in (
