@@ -2,7 +2,8 @@
 
 To add an option to a command, add a field with a docstring to the config dataclass the command reads; nothing
 else. `add_flags(parser, Config)` turns every field into `--field-name`, with
-- its type from the annotation: `int`, `float`, `str`, `Path`, `X | None`; `Literal[...]` or
+- its type from the annotation: `int`, `float`, `str`, `Path`, `X | None` (with a default that is not None,
+  the value `none` gives None: how a user turns such a feature off); `Literal[...]` or
   `field(metadata={"choices": ...})` as choices; `tuple[str, ...]` as a comma-separated list; `bool` as
   `--x` / `--no-x`; a nested config dataclass adds its own fields' flags;
 - its help from the docstring under the field, and the field's default shown.
@@ -75,6 +76,9 @@ def add_flags(
                 opts.pop("metavar")
             elif typing.get_origin(kind) is tuple:
                 opts["type"] = _comma_list
+            elif optional and default is not None and default is not dataclasses.MISSING:
+                opts["type"] = _or_none(kind)  # a field that is on by default: `none` turns it off
+                help_text += f"; `{flag} none` turns it off"
             else:
                 opts["type"] = kind
             if default is dataclasses.MISSING:
@@ -194,6 +198,16 @@ def _shown(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _or_none(kind: type):
+    """An argparse type: `kind`, or None for `none`/`off`."""
+
+    def parse(text: str):
+        return None if text.strip().lower() in ("none", "off") else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse's "invalid float value" message
+    return parse
 
 
 def _comma_list(text: str) -> tuple[str, ...]:

@@ -41,6 +41,8 @@ class Example:
     """A switch."""
     limit: int | None = None
     """A cap (None: none)."""
+    entry: float | None = 8.0
+    """Enters by then (None: never forced)."""
     inner: Inner = field(default_factory=lambda: Inner(0.25))
     """Nested."""
 
@@ -77,6 +79,19 @@ def test_a_nested_flag_keeps_the_fields_own_default_and_the_checks_are_the_datac
         from_args(Example, p.parse_args(["--path", "x", "--rate", "2"]))
     assert flag_words("count_max must be positive", p) == "--count-max must be positive"
     assert flag_words("the count_max was 3", p) == "the count_max was 3"  # only the subject of a check
+
+
+def test_a_feature_on_by_default_is_turned_off_with_none():
+    p = parser()
+    assert from_args(Example, p.parse_args(["--path", "x"])).entry == 8.0
+    assert from_args(Example, p.parse_args(["--path", "x", "--entry", "none"])).entry is None
+    assert from_args(Example, p.parse_args(["--path", "x", "--entry", "OFF"])).entry is None
+    assert from_args(Example, p.parse_args(["--path", "x", "--entry", "2.5"])).entry == 2.5
+    assert "`--entry none` turns it off (default 8)" in " ".join(p.format_help().split())
+    with pytest.raises(SystemExit):
+        p.parse_args(["--path", "x", "--entry", "soon"])  # neither a number nor none
+    with pytest.raises(SystemExit):
+        p.parse_args(["--path", "x", "--limit", "none"])  # a default of None: nothing to turn off
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
