@@ -78,7 +78,7 @@ def add_flags(
                 opts["type"] = _comma_list
             elif optional and default is not None and default is not dataclasses.MISSING:
                 opts["type"] = _or_none(kind)  # a field that is on by default: `none` turns it off
-                help_text += f"; `{flag} none` turns it off"
+                help_text += f"; `{flag} none` gives None"
             else:
                 opts["type"] = kind
             if default is dataclasses.MISSING:

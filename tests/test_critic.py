@@ -13,10 +13,10 @@ from musenet import load
 from musenet.codec.encode import prefix_ids
 from musenet.codec.vocab import Vocab
 from musenet.critic.config import CriticConfig, PoolConfig, TrainCriticConfig
-from musenet.critic.model import Critic, windows_of
+from musenet.critic.model import Critic, asked_logit, windows_of
 from musenet.critic.pool import MANIFEST, ensure_pool
 from musenet.critic.store import WEIGHTS, has_critic, load_critic, save_critic
-from musenet.critic.train import auc_of, roc_auc, style_accuracy, train_critic, train_style_critic
+from musenet.critic.train import auc_of, logits_of, roc_auc, style_accuracy, train_critic, train_style_critic
 from musenet.critic.windows import style_windows
 from musenet.errors import UserError
 from musenet.generate.engine import GenerateConfig, generate_ids
@@ -196,16 +196,16 @@ def test_cli_errors_are_one_line(model_dir, tmp_path, args, words):
     assert_user_error(r, words)
 
 
-def write_dataset(out, rng, styles=False):
-    """A built-dataset folder of easy 'real' pieces (see easy_windows), train and val splits; with `styles`, of
-    'bach' and 'mozart' pieces (see two_style_windows)."""
+def write_dataset(out, rng, styles=0):
+    """A built-dataset folder of easy 'real' pieces (see easy_windows), train and val splits; with `styles` N, of
+    'bach' pieces and every Nth one 'mozart' (see two_style_windows)."""
     from musenet.data.shards import write_meta, write_split
 
     out.mkdir()
     dtype = [("offset", "<i8"), ("length", "<i4"), ("prefix", "<i2"), ("duration", "<i4"),
              ("style", "<i2"), ("piece", "<i4")]  # fmt: skip
     for split in ("train", "val", "test"):
-        pieces, labels = two_style_windows(12, rng) if styles else (easy_windows(12, True, rng), 0)
+        pieces, labels = two_style_windows(12, rng, styles) if styles else (easy_windows(12, True, rng), 0)
         n, t = pieces.shape
         index = np.zeros(n, dtype)
         index["style"] = labels
@@ -232,23 +232,24 @@ def test_train_critic_end_to_end(tmp_path):
     assert load(gen).generate(seconds=2, candidates=1, rerank=2)[0].critic is not None
 
 
-def two_style_windows(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """n pieces, alternately 'bach' (the easy steady beat) and 'mozart' (notes and waits at random), each opening
-    with its own style token, and their style indices."""
+def two_style_windows(n: int, rng: np.random.Generator, every: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """n pieces, 'bach' (the easy steady beat) and every `every`th one 'mozart' (notes and waits at random), each
+    opening with its own style token, and their style indices."""
     bach, mozart = (VOCAB.style_id(s) - VOCAB.style_offset for s in ("bach", "mozart"))
     rows, styles = [], []
     for k in range(n):
-        w = easy_windows(1, k % 2 == 0, rng)[0]
-        styles.append(bach if k % 2 == 0 else mozart)
+        is_bach = k % every != 1
+        w = easy_windows(1, is_bach, rng)[0]
+        styles.append(bach if is_bach else mozart)
         w[0] = VOCAB.style_offset + styles[-1]
         rows.append(w)
     return np.stack(rows), np.array(styles)
 
 
-def style_critic_config() -> CriticConfig:
+def style_critic_config(trained: tuple[int, ...] = ()) -> CriticConfig:
     return CriticConfig(
-        VOCAB.size, TOKENS, n_layer=1, n_head=2, n_embd=32, dropout=0.0,
-        kind="style", style_offset=VOCAB.style_offset, n_styles=len(VOCAB.config.styles),
+        VOCAB.size, TOKENS, n_layer=1, n_head=2, n_embd=32, dropout=0.0, kind="style",
+        style_offset=VOCAB.style_offset, n_styles=len(VOCAB.config.styles), trained_styles=trained,
     )  # fmt: skip
 
 
@@ -278,15 +279,51 @@ def test_style_critic_learns_which_style_and_scores_the_asked_one():
     swapped[:, 0] = np.where(held[:, 0] == bach, mozart, bach)
     wrong = critic.score(list(swapped), VOCAB.start, VOCAB.pad)
     assert (right > 0).all() and (wrong < 0).all()
-    # the asked-for style token itself is masked: the score reads the music only
-    untrained = Critic(style_critic_config())
-    assert np.isfinite(untrained.score(list(held), VOCAB.start, VOCAB.pad)).all()
+
+
+def test_asked_logit_is_the_log_odds_and_stays_finite():
+    logits = torch.tensor([[0.0, 0.0], [30.0, 0.0], [1.0, 2.0], [-200.0, 200.0]])
+    got = asked_logit(logits, torch.tensor([0, 0, 1, 0]))
+    p = torch.softmax(logits[2], -1)[1]
+    assert torch.allclose(
+        got[:3], torch.stack([torch.tensor(0.0), torch.tensor(30.0), torch.log(p / (1 - p))])
+    )
+    assert got[3] == -400.0  # float32's softmax would round p to 0 here: no clamp, no tie
+
+
+def test_style_score_reads_the_music_not_the_style_token():
+    torch.manual_seed(0)
+    bach, mozart = (VOCAB.style_id(s) - VOCAB.style_offset for s in ("bach", "mozart"))
+    critic = Critic(style_critic_config(trained=(bach, mozart))).eval()
+    streams, _ = two_style_windows(4, np.random.default_rng(2))
+    # the score is the asked style's log-odds of the masked window: the style token never reaches the trunk
+    raw = torch.from_numpy(logits_of(critic, masked(streams), VOCAB.pad))
+    asked = torch.from_numpy(streams[:, 0] - VOCAB.style_offset)
+    want = asked_logit(raw, asked).numpy()
+    assert np.allclose(critic.score(list(streams), VOCAB.start, VOCAB.pad), want, atol=1e-5)
+    # a style it was not trained on (`unknown`, or any other): a neutral 0, so reranking keeps the sampled order
+    other = streams.copy()
+    other[:, 0] = [
+        VOCAB.style_id(None),
+        VOCAB.style_id("jazz"),
+        VOCAB.style_offset + bach,
+        VOCAB.style_id("jazz"),
+    ]
+    got = critic.score(list(other), VOCAB.start, VOCAB.pad)
+    assert (
+        got[0] == 0
+        and got[1] == 0
+        and got[3] == 0
+        and np.isclose(got[2], asked_logit(raw[2:3], torch.tensor([bach]))[0])
+    )
     with pytest.raises(ValueError, match="style token"):
-        critic.score([held[0][1:]], VOCAB.start, VOCAB.pad)
+        critic.score([streams[0][1:]], VOCAB.start, VOCAB.pad)
+    with pytest.raises(ValueError, match="no windows"):
+        style_accuracy(critic, masked(streams)[:0], np.zeros(0, np.int64), VOCAB.pad)
 
 
 def test_style_windows_mask_the_style_and_balance_the_styles(tmp_path):
-    data = write_dataset(tmp_path / "data", np.random.default_rng(4), styles=True)
+    data = write_dataset(tmp_path / "data", np.random.default_rng(4), styles=6)  # 10 bach pieces, 2 mozart
     windows, styles = style_windows(data, "train", VOCAB, 16, 400, seed=0)
     assert windows.shape == (400, 16) and (windows[:, 0] == VOCAB.style_offset).all()
     assert (windows[:, 1:3] == prefix_ids(VOCAB, "bach", [0])[1:]).all()  # the instruments and start kept
@@ -301,7 +338,7 @@ def test_style_windows_mask_the_style_and_balance_the_styles(tmp_path):
 
 def test_train_style_critic_end_to_end(tmp_path):
     gen = save_generator(tmp_path / "gen")
-    data = write_dataset(tmp_path / "data", np.random.default_rng(5), styles=True)
+    data = write_dataset(tmp_path / "data", np.random.default_rng(5), styles=2)
     args = ["--model", gen, "--data", data, "--kind", "style", "--tokens", 16, "--real", 64, "--heldout", 16,
             "--steps", 5, "--width", 32, "--quiet"]  # fmt: skip
     r = musenet("train-critic", *args)
@@ -309,7 +346,10 @@ def test_train_style_critic_end_to_end(tmp_path):
     out = json.loads(r.stdout)
     assert 0 <= out["heldout_accuracy"] <= 1 and out["train_styles"] == 2 and out["chance"] == 0.5
     critic, meta = load_critic(gen)
-    assert critic.config.kind == "style" and meta["figures"]["heldout_windows"] == 16
+    assert critic.config.kind == "style" and meta["figures"]["heldout_windows"] == 16 and meta["format"] == 2
+    assert set(critic.config.trained_styles) == {
+        VOCAB.style_id(s) - VOCAB.style_offset for s in ("bach", "mozart")
+    }
     assert not (gen / "critic-pool").exists()  # no generated pool for a style critic
     best = load(gen).generate(style="bach", seconds=2, candidates=1, rerank=2)[0]
     assert 0 < best.critic < 1

@@ -87,7 +87,7 @@ def test_a_feature_on_by_default_is_turned_off_with_none():
     assert from_args(Example, p.parse_args(["--path", "x", "--entry", "none"])).entry is None
     assert from_args(Example, p.parse_args(["--path", "x", "--entry", "OFF"])).entry is None
     assert from_args(Example, p.parse_args(["--path", "x", "--entry", "2.5"])).entry == 2.5
-    assert "`--entry none` turns it off (default 8)" in " ".join(p.format_help().split())
+    assert "`--entry none` gives None (default 8)" in " ".join(p.format_help().split())
     with pytest.raises(SystemExit):
         p.parse_args(["--path", "x", "--entry", "soon"])  # neither a number nor none
     with pytest.raises(SystemExit):

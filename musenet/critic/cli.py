@@ -8,13 +8,19 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UserError
 from ..options import add_flags, from_args
-from .config import CriticRunConfig
+from .config import CriticRunConfig, TrainCriticConfig
+
+if TYPE_CHECKING:
+    from ..codec.vocab import Vocab
+    from .model import Critic
 
 NAMES = {"pool_dir": "--pool", "pool.size": "--pool-size"}
 SKIP = {"pool.seed", "train.seed"}  # one --seed for all
@@ -50,14 +56,14 @@ def run(args: argparse.Namespace) -> int:
     vocab = composer.vocab
     if data_vocab != composer.meta.get("vocab"):
         raise UserError(f"--data {cfg.data} has another vocabulary than the model {cfg.model}")
-    critic_cfg = cfg.critic(vocab.size, vocab.style_offset, len(vocab.config.styles))
     t0 = time.monotonic()
     if cfg.kind == "style":
-        critic, meta = _style_critic(cfg, critic_cfg, train_cfg, vocab, log)
+        critic, meta = _style_critic(cfg, train_cfg, vocab, log)
         save_critic(composer.path, critic, {"generator": generator_identity(composer.path), **meta})
         print(json.dumps({"critic": str(composer.path / "critic.safetensors"), **meta["figures"]}))
         return 0
 
+    critic_cfg = cfg.critic(vocab.size)
     real, specs, short = real_windows(cfg.data, "train", vocab, cfg.tokens, cfg.real, cfg.seed)
     if len(real) < 2:
         raise UserError(f"the train split has {len(real)} pieces of at least {cfg.tokens} tokens")
@@ -106,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _style_critic(cfg: CriticRunConfig, critic_cfg, train_cfg, vocab, log):
+def _style_critic(
+    cfg: CriticRunConfig, train_cfg: TrainCriticConfig, vocab: Vocab, log: Callable[[str], None]
+) -> tuple[Critic, dict[str, Any]]:
     """A style critic trained on --real train windows, measured on --heldout val windows: (critic, meta)."""
     from .train import style_accuracy, train_style_critic
     from .windows import style_windows
@@ -116,19 +124,21 @@ def _style_critic(cfg: CriticRunConfig, critic_cfg, train_cfg, vocab, log):
     if len(np.unique(styles)) < 2:
         raise UserError(f"--data {cfg.data}: a style critic needs train pieces of at least 2 labelled styles")
     log(f"real: {len(real)} train windows of {cfg.tokens} tokens, {len(np.unique(styles))} styles")
+    trained = tuple(int(s) for s in np.unique(styles))
+    critic_cfg = cfg.critic(vocab.size, vocab.style_offset, len(vocab.config.styles), trained)
     critic = train_style_critic(real, styles, vocab.pad, critic_cfg, train_cfg, log)
     t1 = time.monotonic()
     held, held_styles = style_windows(cfg.data, "val", vocab, cfg.tokens, cfg.heldout, cfg.seed + 1)
     if not len(held):
         raise UserError(f"--data {cfg.data}: no labelled val pieces to measure the style critic on")
     heldout = style_accuracy(critic, held, held_styles, vocab.pad)
-    trained = style_accuracy(critic, real, styles, vocab.pad)
+    on_train = style_accuracy(critic, real, styles, vocab.pad)
     figures = {
         "heldout_accuracy": round(heldout["accuracy"], 4),
         "heldout_balanced_accuracy": round(heldout["balanced_accuracy"], 4),
         "heldout_windows": len(held),
         "heldout_styles": len(np.unique(held_styles)),
-        "train_accuracy": round(trained["accuracy"], 4),
+        "train_accuracy": round(on_train["accuracy"], 4),
         "train_windows": len(real),
         "train_styles": len(np.unique(styles)),
         "chance": round(1 / len(np.unique(styles)), 4),

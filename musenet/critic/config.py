@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..generate.config import SampleConfig
 
-KINDS = ("real", "style")
+Kind = Literal["real", "style"]
+KINDS: tuple[str, ...] = typing.get_args(Kind)
 
 
 @dataclass(frozen=True)
@@ -28,13 +30,16 @@ class CriticConfig:
     n_embd: int = 64
     """Width."""
     dropout: float = 0.1
-    kind: str = "real"
+    kind: Kind = "real"
     """`real`: real vs generated (MuseNet's inner critic). `style`: which style the music is; a candidate's score
     is then how surely it is the style it was asked for."""
     style_offset: int = 0
     """Kind `style`: the id of the first style token (`style:unknown`, which masks the style asked for)."""
     n_styles: int = 0
     """Kind `style`: the vocabulary's styles (the classes)."""
+    trained_styles: tuple[int, ...] = ()
+    """Kind `style`: the styles (indices) it was trained on; a candidate asking for another (e.g. `unknown`) gets
+    a neutral score, so reranking leaves such candidates in their sampled order."""
 
     def __post_init__(self) -> None:
         if self.tokens < 8:
@@ -51,7 +56,7 @@ class CriticConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CriticConfig:
-        return cls(**d)
+        return cls(**{**d, "trained_styles": tuple(d.get("trained_styles", ()))})
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class TrainCriticConfig:
     steps: int = 200
     """Training steps."""
     batch_size: int = 32
-    """Half real, half generated windows per step."""
+    """Windows per step (kind `real`: half real, half generated)."""
     lr: float = 1e-3
     """AdamW learning rate."""
     weight_decay: float = 0.1
@@ -105,7 +110,7 @@ class CriticRunConfig:
     """The model folder; the critic is saved in it."""
     data: Path
     """The built dataset the model was trained on."""
-    kind: Literal["real", "style"] = "real"
+    kind: Kind = "real"
     """`real`: real vs the model's own samples (needs a generated pool). `style`: a style classifier trained on
     real windows only (prefix with the style masked + a stretch from anywhere in the piece); reranking then keeps
     the candidates most recognisable as the style asked for."""
@@ -144,8 +149,12 @@ class CriticRunConfig:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
-    def critic(self, vocab_size: int, style_offset: int = 0, n_styles: int = 0) -> CriticConfig:
-        styles = dict(style_offset=style_offset, n_styles=n_styles) if self.kind == "style" else {}
+    def critic(
+        self, vocab_size: int, style_offset: int = 0, n_styles: int = 0, trained: tuple[int, ...] = ()
+    ) -> CriticConfig:
+        styles = {}
+        if self.kind == "style":
+            styles = dict(style_offset=style_offset, n_styles=n_styles, trained_styles=tuple(trained))
         return CriticConfig(
             vocab_size, self.tokens, self.layers, self.width // 32, self.width, kind=self.kind, **styles
         )

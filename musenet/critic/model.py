@@ -64,9 +64,11 @@ class Critic(nn.Module):
         rows, owner, asked = [], [], []
         for k, s in enumerate(streams):
             s = np.asarray(s, np.int64)
-            style = 0
+            style = -1
             if self.styles:
                 s, style = self.mask_style(s)
+                if self.config.trained_styles and style not in self.config.trained_styles:
+                    style = -1  # a style it never learnt (e.g. `unknown`): a neutral score
             for w in windows_of(s, start, pad, self.config.tokens):
                 rows.append(w)
                 owner.append(k)
@@ -76,7 +78,8 @@ class Critic(nn.Module):
             ids = torch.from_numpy(np.stack(rows[i : i + batch]))
             out = self(ids, ids != pad).float()
             if self.styles:
-                out = asked_logit(out, torch.tensor(asked[i : i + batch]))
+                want = torch.tensor(asked[i : i + batch])
+                out = torch.where(want >= 0, asked_logit(out, want.clamp(min=0)), 0.0)
             logits.append(out.numpy())
         flat = np.concatenate(logits) if logits else np.zeros(0)
         owner_a = np.asarray(owner, np.int64)
@@ -84,9 +87,11 @@ class Critic(nn.Module):
 
 
 def asked_logit(logits: torch.Tensor, asked: torch.Tensor) -> torch.Tensor:
-    """(B, S) style logits and (B,) asked styles -> (B,) log(p / (1 - p)) of each asked style, kept finite."""
-    logp = torch.log_softmax(logits, -1).gather(1, asked[:, None]).squeeze(1).clamp(max=-1e-6)
-    return logp - torch.log(-torch.expm1(logp))
+    """(B, S) style logits and (B,) asked styles -> (B,) log(p / (1 - p)) of each asked style: its logit minus the
+    log-sum-exp of the others', exact and finite however sure the critic is."""
+    mine = logits.gather(1, asked[:, None]).squeeze(1)
+    others = logits.scatter(1, asked[:, None], float("-inf"))
+    return mine - torch.logsumexp(others, -1)
 
 
 def prefix_length(ids: np.ndarray, start: int) -> int:

@@ -22,7 +22,7 @@ from .config import CriticConfig
 from .model import Critic
 
 WEIGHTS, META = "critic.safetensors", "critic.json"
-FORMAT = 1
+FORMATS = {"real": 1, "style": 2}  # a style critic is format 2, so a version that predates it says so on load
 
 
 def _sha256(path: Path) -> str:
@@ -38,7 +38,12 @@ def save_critic(model_dir: str | Path, critic: Critic, meta: dict[str, Any]) -> 
     d = Path(model_dir)
     with atomic_path(d / META) as tm, atomic_path(d / WEIGHTS) as tw:  # weights land first, then the JSON
         save_file({k: v.detach().float().contiguous() for k, v in critic.state_dict().items()}, str(tw))
-        full = {"format": FORMAT, "critic": critic.config.to_dict(), "weights_sha256": _sha256(tw), **meta}
+        full = {
+            "format": FORMATS[critic.config.kind],
+            "critic": critic.config.to_dict(),
+            "weights_sha256": _sha256(tw),
+            **meta,
+        }
         tm.write_text(json.dumps(full, indent=2) + "\n")
 
 
@@ -48,7 +53,7 @@ def load_critic(model_dir: str | Path) -> tuple[Critic, dict[str, Any]]:
     if not has_critic(d):
         raise UserError(f"{d} has no critic: train one with `musenet train-critic --model {d} --data DIR`")
     meta = json.loads((d / META).read_text())
-    if meta.get("format") != FORMAT or meta.get("weights_sha256") != _sha256(d / WEIGHTS):
+    if meta.get("format") not in FORMATS.values() or meta.get("weights_sha256") != _sha256(d / WEIGHTS):
         raise UserError(f"the critic in {d} is incomplete or from another version: train it again")
     critic = Critic(CriticConfig.from_dict(meta["critic"]))
     critic.load_state_dict(load_file(str(d / WEIGHTS)))

@@ -87,7 +87,9 @@ def train_style_critic(
 @torch.inference_mode()
 def style_accuracy(critic: Critic, windows: np.ndarray, styles: np.ndarray, pad: int) -> dict[str, float]:
     """A style critic's accuracy on windows: plain, and balanced (the mean of the per-style recalls)."""
-    guess = logits_of(critic, windows, pad).argmax(-1) if len(windows) else np.zeros(0, np.int64)
+    if not len(windows):
+        raise ValueError("no windows to measure the style critic on")
+    guess = logits_of(critic, windows, pad).argmax(-1)
     right = guess == styles
     recalls = [right[styles == s].mean() for s in np.unique(styles)]
     return {"accuracy": float(right.mean()), "balanced_accuracy": float(np.mean(recalls))}

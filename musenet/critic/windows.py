@@ -1,8 +1,8 @@
-"""Real windows for the critic: the opening `tokens` of real pieces of a built dataset, with each piece's style and
-instrument set (so the generated pool can be asked for the same).
-
-Windows open at the piece's start, as a generation from scratch does, and pieces shorter than the window are
-skipped (the generated side drops its short samples too), so window length tells the critic nothing.
+"""Real windows for the critics. The inner critic's: the opening `tokens` of real pieces of a built dataset, with
+each piece's style and instrument set (so the generated pool can be asked for the same); they open at the piece's
+start, as a generation from scratch does, and pieces shorter than the window are skipped (the generated side drops
+its short samples too), so window length tells the critic nothing. The style critic's (`style_windows`): a piece's
+prefix with its style masked + a stretch from anywhere in it.
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ def style_windows(
     out = np.full((n, tokens), vocab.pad, np.int64)
     for row, p in enumerate(pick):
         off, plen, size = int(offset[p]), int(prefix[p]), int(length[p])
-        head = np.asarray(ids[off : off + plen], dtype=np.int64)[: tokens - 1]
+        head = np.array(ids[off : off + plen], dtype=np.int64)[: tokens - 1]
         head[0] = vocab.style_offset
         room = tokens - len(head)
-        at = int(rng.integers(0, max(1, size - plen - room) + 1))
+        at = int(rng.integers(0, max(0, size - plen - room) + 1))  # the stretch starts within the body
         body = np.asarray(ids[off + plen + at : off + min(size, plen + at + room)], dtype=np.int64)
         w = np.concatenate([head, body])
         out[row, : len(w)] = w
