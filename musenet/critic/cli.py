@@ -121,10 +121,10 @@ def _style_critic(
 
     t0 = time.monotonic()
     real, styles = style_windows(cfg.data, "train", vocab, cfg.tokens, cfg.real, cfg.seed)
-    if len(np.unique(styles)) < 2:
-        raise UserError(f"--data {cfg.data}: a style critic needs train pieces of at least 2 labelled styles")
-    log(f"real: {len(real)} train windows of {cfg.tokens} tokens, {len(np.unique(styles))} styles")
     trained = tuple(int(s) for s in np.unique(styles))
+    if len(trained) < 2:
+        raise UserError(f"--data {cfg.data}: a style critic needs train pieces of at least 2 labelled styles")
+    log(f"real: {len(real)} train windows of {cfg.tokens} tokens, {len(trained)} styles")
     critic_cfg = cfg.critic(vocab.size, vocab.style_offset, len(vocab.config.styles), trained)
     critic = train_style_critic(real, styles, vocab.pad, critic_cfg, train_cfg, log)
     t1 = time.monotonic()
@@ -140,8 +140,8 @@ def _style_critic(
         "heldout_styles": len(np.unique(held_styles)),
         "train_accuracy": round(on_train["accuracy"], 4),
         "train_windows": len(real),
-        "train_styles": len(np.unique(styles)),
-        "chance": round(1 / len(np.unique(styles)), 4),
+        "train_styles": len(trained),
+        "chance": round(1 / len(trained), 4),
         "seconds": {"train": round(t1 - t0, 1), "heldout": round(time.monotonic() - t1, 1)},
     }
     log(f"style critic: held-out accuracy {figures['heldout_accuracy']:.3f} (chance {figures['chance']:.3f})")
