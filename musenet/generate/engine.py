@@ -154,10 +154,13 @@ def generate_ids(
     """Samples `cfg.candidates` continuations of `primer` (none: from scratch); returns their token streams
     (decode with `codec.decode`).
 
-    Decode steps run on one CPU thread: a step is a handful of small matrix products, and a second thread costs
-    more in synchronisation than it gives (measured on 2 cores: 3 ms per step on one thread, 3-30 ms on two, worst
-    when the machine is busy). A (re)fill of the window is one big forward, which the torch threads share (100 ms
-    on one, 56 ms on two, for 400 tokens of the default model).
+    A decode step of a single stream runs on one CPU thread: it is a handful of matrix-vector products, and a
+    second thread costs more in synchronisation than it gives (measured on 2 cores: 3 ms per step on one thread,
+    3-30 ms on two, worst when the machine is busy). Steps of two or more rows (candidates, and guidance's twins)
+    use torch's threads: on 2 idle cores, 25-35 % less time per token for a guided pop band of 4 candidates or 1,
+    and for 4 unguided ones (`benchmarks/RESULTS.md`); `torch.set_num_threads(1)` (`musenet serve --threads 1`)
+    keeps them on one on a busy machine. A (re)fill of the window is one big forward, which the torch threads
+    share (100 ms on one, 56 ms on two, for 400 tokens of the default model).
     """
     cfg.check(vocab)
     B = cfg.candidates
@@ -245,7 +248,7 @@ def sample_streams(
 
     refill, logits = True, None
     max_tokens = max_new_tokens(seconds)
-    with threads(1):
+    with threads(1 if ids.shape[0] == 1 else fill_threads):
         while True:
             if refill:
                 cache.truncate(0)
