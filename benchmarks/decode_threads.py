@@ -1,0 +1,73 @@
+"""Decode steps on one thread against torch's threads, side by side in one run.
+
+    .venv/bin/python benchmarks/decode_threads.py [--model FOLDER] [--rounds 2] [--threads 2]
+
+`generate.engine.sample_streams` runs a single stream's decode steps on one thread and steps of two or more rows
+(candidates, guidance's twins) on torch's threads. This script times the same requests (a pop band with drums,
+30 s, seed 0) with the steps of every batch forced onto 1 and onto `--threads` threads, alternating, and prints the
+real-time factors: the measurement behind that choice (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import time
+
+import torch
+
+import musenet
+import musenet.generate.engine as engine
+from musenet.codec.decode import decode
+from musenet.generate.engine import GenerateConfig, generate_ids
+
+BAND = ("piano", "bass", "guitar", "drums")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="an exported model folder (default: the shipped model)")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the refills use them either way)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    forced = {"n": 1, "depth": 0}
+    original = engine.threads
+
+    @contextlib.contextmanager
+    def step_threads(n: int):
+        """The engine's outermost `threads` block holds the decode steps (forced here); a refill's is nested in it."""
+        forced["depth"] += 1
+        try:
+            with original(forced["n"] if forced["depth"] == 1 else n):
+                yield
+        finally:
+            forced["depth"] -= 1
+
+    composer = musenet.load(args.model)
+    generate_ids(composer.model, composer.vocab, GenerateConfig(seconds=1.0, candidates=1))  # warm up
+    for r in range(args.rounds):
+        for guidance, batch in ((1.5, 4), (1.0, 4), (1.5, 1)):
+            for n in (1, args.threads):
+                forced["n"] = n
+                sampling = dataclasses.replace(composer.sampling, guidance=guidance)
+                cfg = GenerateConfig("pop", BAND, 30.0, batch, 0, sampling)
+                engine.threads = step_threads
+                try:
+                    t0 = time.perf_counter()
+                    out = generate_ids(composer.model, composer.vocab, cfg)
+                    wall = time.perf_counter() - t0
+                finally:
+                    engine.threads = original
+                music = sum(decode(g.ids, composer.vocab)[0].duration for g in out)
+                tokens = sum(int((g.ids != composer.vocab.pad).sum()) for g in out)
+                print(
+                    f"round {r}  guidance {guidance:g}  {batch} candidate(s)  decode threads {n}: {tokens} tokens in"
+                    f" {wall:.2f} s, {wall / tokens * 1000:.2f} ms/token, real-time factor {music / wall:.1f}x",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
