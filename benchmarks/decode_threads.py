@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/decode_threads.py [--model FOLDER] [--rounds 2] [--threads 2]
 
-`generate.engine.sample_streams` runs a single stream's decode steps on one thread and steps of two or more rows
+`generate.engine.step_threads` runs a single stream's decode steps on one thread and steps of two or more rows
 (candidates, guidance's twins) on torch's threads. This script times the same requests (a pop band with drums,
 30 s, seed 0) with the steps of every batch forced onto 1 and onto `--threads` threads, alternating, and prints the
 real-time factors: the measurement behind that choice (benchmarks/RESULTS.md).
@@ -11,7 +11,6 @@ real-time factors: the measurement behind that choice (benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import time
 
@@ -32,34 +31,22 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the refills use them either way)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    forced = {"n": 1, "depth": 0}
-    original = engine.threads
-
-    @contextlib.contextmanager
-    def step_threads(n: int):
-        """The engine's outermost `threads` block holds the decode steps (forced here); a refill's is nested in it."""
-        forced["depth"] += 1
-        try:
-            with original(forced["n"] if forced["depth"] == 1 else n):
-                yield
-        finally:
-            forced["depth"] -= 1
+    policy = engine.step_threads
 
     composer = musenet.load(args.model)
     generate_ids(composer.model, composer.vocab, GenerateConfig(seconds=1.0, candidates=1))  # warm up
     for r in range(args.rounds):
         for guidance, batch in ((1.5, 4), (1.0, 4), (1.5, 1)):
             for n in (1, args.threads):
-                forced["n"] = n
                 sampling = dataclasses.replace(composer.sampling, guidance=guidance)
                 cfg = GenerateConfig("pop", BAND, 30.0, batch, 0, sampling)
-                engine.threads = step_threads
+                engine.step_threads = lambda rows, fill, n=n: n  # every step on n threads, whatever its rows
                 try:
                     t0 = time.perf_counter()
                     out = generate_ids(composer.model, composer.vocab, cfg)
                     wall = time.perf_counter() - t0
                 finally:
-                    engine.threads = original
+                    engine.step_threads = policy
                 music = sum(decode(g.ids, composer.vocab)[0].duration for g in out)
                 tokens = sum(int((g.ids != composer.vocab.pad).sum()) for g in out)
                 print(

@@ -132,6 +132,12 @@ class Window:
         return ids[:, cols], pos[:, cols]
 
 
+def step_threads(rows: int, fill_threads: int) -> int:
+    """The torch threads a decode step of `rows` rows runs on (`generate_ids` says why): one for a single stream,
+    all of them (`fill_threads`, what a refill uses) for two or more."""
+    return 1 if rows == 1 else fill_threads
+
+
 @contextmanager
 def threads(n: int) -> Iterator[None]:
     """torch's CPU threads set to `n` inside the block."""
@@ -248,7 +254,7 @@ def sample_streams(
 
     refill, logits = True, None
     max_tokens = max_new_tokens(seconds)
-    with threads(1 if ids.shape[0] == 1 else fill_threads):
+    with threads(step_threads(ids.shape[0], fill_threads)):
         while True:
             if refill:
                 cache.truncate(0)
