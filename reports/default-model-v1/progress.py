@@ -1,0 +1,164 @@
+"""Issue 15's sample-side release criteria against training: the same evaluation of several snapshots of the run,
+pooled over seeds, beside the validation loss, as a table and a plot.
+
+    python reports/default-model-v1/progress.py OUT.md STEP=DIR[,DIR...] [STEP=DIR...] [--log runs/v1/log.csv]
+
+Each DIR holds one `musenet evaluate` report (`metrics.json`) of that step's snapshot, made the same way
+(`evaluate.sh` or `sweep.py`: 12 styles, 20 s samples, the same sampling); several DIRs of a step are seeds, pooled
+per style. Writes OUT.md (the table) and OUT.png (style ratio, mean overlap and validation loss against tokens).
+
+The style figures carry a standard error (binomial, per style, over the pooled samples, propagated to the mean),
+and the table ends with what real music itself would score on "no style at zero": the chance that the
+classifier's real held-out recall per style leaves no style at zero in the same number of samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from criteria import figures  # noqa: E402
+
+TOKENS_PER_STEP = 4096  # batch 8 x 512 tokens
+
+
+def pooled(dirs: list[Path]) -> dict:
+    """Per-style accuracy pooled over the reports, the style ratio with its standard error, and the means of the
+    other sample figures over the reports."""
+    ms = [json.loads((d / "metrics.json").read_text()) for d in dirs]
+    styles = [s for s, v in ms[0]["style"]["generated"].items() if v["n"]]
+    hits, n, real = {}, {}, {}
+    for m in ms:
+        for s in styles:
+            v = m["style"]["generated"][s]
+            hits[s] = hits.get(s, 0) + round(v["accuracy"] * v["n"])
+            n[s] = n.get(s, 0) + v["n"]
+            real[s] = v["real_accuracy"]
+    acc = {s: hits[s] / n[s] for s in styles}
+    gen = sum(acc.values()) / len(styles)
+    se = math.sqrt(sum(acc[s] * (1 - acc[s]) / n[s] for s in styles)) / len(styles)
+    real_mean = sum(real.values()) / len(styles)
+    fs = [figures(m) for m in ms]
+    groove: dict[str, float] = {}
+    for f in fs:
+        for k, v in f["groove"].items():
+            groove[k] = groove.get(k, 0.0) + v / len(fs)
+    return {
+        "reports": len(ms),
+        "samples_per_style": min(n.values()),
+        "style_gen": gen,
+        "style_gen_se": se,
+        "style_real": real_mean,
+        "style_ratio": gen / real_mean,
+        "style_ratio_se": se / real_mean,
+        "at_zero": sorted(s for s in styles if hits[s] == 0),
+        "recognised": {s: f"{hits[s]}/{n[s]}" for s in styles},
+        "real": real,
+        "mean_oa": sum(f["mean_oa"] for f in fs) / len(fs),
+        "groove": groove,
+    }
+
+
+def val_losses(log: Path) -> dict[int, float]:
+    out = {}
+    if log.is_file():
+        with log.open() as f:
+            for row in csv.DictReader(f):
+                if row["val_loss"]:
+                    out[int(row["step"])] = float(row["val_loss"])
+    return out
+
+
+def _val(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def real_passes(real: dict[str, float], n: int) -> float:
+    """The chance that real excerpts, recognised at these per-style rates, leave no style at zero in n each."""
+    return math.prod(1 - (1 - r) ** n for r in real.values())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path, help="the table's path (.md); the plot goes beside it (.png)")
+    ap.add_argument("snapshots", nargs="+", help="STEP=DIR[,DIR...]")
+    ap.add_argument("--log", type=Path, default=Path("runs/v1/log.csv"))
+    a = ap.parse_args()
+    val = val_losses(a.log)
+    rows = []
+    for spec in a.snapshots:
+        step, dirs = spec.split("=", 1)
+        p = pooled([Path(d) for d in dirs.split(",")])
+        p["step"] = int(step)
+        p["val"] = val.get(int(step))
+        rows.append(p)
+    rows.sort(key=lambda p: p["step"])
+    lines = [
+        "| step | tokens | val loss | samples a style | style ratio ± s.e. (generated accuracy) | styles at zero | "
+        "mean OA | groove gen/real |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for p in rows:
+        grooves = ", ".join(f"{k} {v:.2f}" for k, v in sorted(p["groove"].items()))
+        lines.append(
+            f"| {p['step']:,} | {p['step'] * TOKENS_PER_STEP / 1e6:.1f} M | "
+            f"{_val(p['val'])} | {p['samples_per_style']} | "
+            f"{p['style_ratio']:.2f} ± {p['style_ratio_se']:.2f} ({p['style_gen']:.0%}) | "
+            f"{', '.join(p['at_zero']) or 'none'} | {p['mean_oa']:.3f} | {grooves} |"
+        )
+    styles = sorted(rows[-1]["recognised"])
+    lines += ["", "Recognised as their style, per snapshot (pooled over its seeds):", ""]
+    lines += ["| style | real held-out recall | " + " | ".join(f"{p['step']:,}" for p in rows) + " |"]
+    lines += ["| --- | --- | " + " | ".join("---" for _ in rows) + " |"]
+    for s in styles:
+        lines.append(
+            f"| {s} | {rows[-1]['real'][s]:.0%} | " + " | ".join(p["recognised"].get(s, "-") for p in rows) + " |"
+        )
+    real = rows[-1]["real"]
+    lines += [
+        "",
+        f"Real music on the same test: the classifier recognises {rows[-1]['style_real']:.0%} of real held-out "
+        f"excerpts averaged over these styles; real excerpts would leave no style at zero with probability "
+        f"{real_passes(real, 16):.0%} at 16 samples a style and {real_passes(real, 32):.0%} at 32.",
+    ]
+    text = "\n".join(lines) + "\n"
+    a.out.write_text(text)
+    print(text)
+    plot(rows, val, a.out.with_suffix(".png"))
+
+
+def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tok = [p["step"] * TOKENS_PER_STEP / 1e6 for p in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.errorbar(tok, [p["style_ratio"] for p in rows], yerr=[p["style_ratio_se"] for p in rows], marker="o",
+                 capsize=3, label="style ratio (generated / real accuracy)")  # fmt: skip
+    ax1.plot(tok, [p["mean_oa"] for p in rows], marker="s", label="mean overlapping area")
+    ax1.axhline(0.6, color="grey", linestyle="--", linewidth=1, label="criterion (both): 0.6")
+    ax1.set_xlabel("training tokens (M)")
+    ax1.set_ylim(0, 1)
+    ax1.legend(loc="upper left", fontsize=8)
+    ax1.set_title("sample-side criteria vs training")
+    steps = sorted(s for s in val if s > 0)
+    ax2.plot([s * TOKENS_PER_STEP / 1e6 for s in steps], [val[s] for s in steps], linewidth=0.8, color="C2")
+    ax2.plot(tok, [p["val"] for p in rows], "o", color="C3", label="evaluated snapshots")
+    ax2.set_xlabel("training tokens (M)")
+    ax2.set_ylabel("validation loss (nats/token)")
+    ax2.set_ylim(2.4, 3.6)
+    ax2.legend(fontsize=8)
+    ax2.set_title("validation loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
