@@ -117,7 +117,9 @@ def main() -> None:
     lines += ["| --- | --- | " + " | ".join("---" for _ in rows) + " |"]
     for s in styles:
         lines.append(
-            f"| {s} | {rows[-1]['real'][s]:.0%} | " + " | ".join(p["recognised"].get(s, "-") for p in rows) + " |"
+            f"| {s} | {rows[-1]['real'][s]:.0%} | "
+            + " | ".join(p["recognised"].get(s, "-") for p in rows)
+            + " |"
         )
     real = rows[-1]["real"]
     lines += [
