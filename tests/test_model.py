@@ -153,6 +153,23 @@ def test_decoder_rows_are_those_logits_in_that_order(strided):
     torch.testing.assert_close(got, full[:, rows], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("kw", [{}, {"attention": "strided", "sparse_stride": 8}, {"rotary": True}])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_decoder_fill_is_the_last_positions_logits_and_fills_the_cache(kw, batch):
+    m = tiny(**kw)
+    rows = torch.tensor([96, 3, 50, 0, 7])
+    idx = torch.randint(0, V, (batch, 20))
+    pos = positions(batch, 20)
+    step = Decoder(m, rows)
+    with torch.no_grad():
+        cache = m.new_cache(batch, 20)
+        got = step.fill(idx[:, :19], Positions(*(p[:, :19] for p in pos)), cache)
+        assert cache.length == 19 and got.shape == (batch, 5)
+        torch.testing.assert_close(got, m(idx[:, :19], Positions(*(p[:, :19] for p in pos)))[0][:, -1, rows])
+        nxt = step(idx[:, 19], step_positions(pos, 19), cache)  # the filled cache carries on
+        torch.testing.assert_close(nxt, m(idx, pos)[0][:, -1, rows], atol=1e-5, rtol=1e-4)
+
+
 def test_one_decoder_serves_every_batch_size():
     m = tiny()
     step = Decoder(m)

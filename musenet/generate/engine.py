@@ -165,8 +165,9 @@ def generate_ids(
     3-30 ms on two, worst when the machine is busy). Steps of two or more rows (candidates, and guidance's twins)
     use torch's threads: on 2 idle cores, 25-35 % less time per token for a guided pop band of 4 candidates or 1,
     and for 4 unguided ones (`benchmarks/RESULTS.md`); `torch.set_num_threads(1)` (`musenet serve --threads 1`)
-    keeps them on one on a busy machine. A (re)fill of the window is one big forward, which the torch threads
-    share (100 ms on one, 56 ms on two, for 400 tokens of the default model).
+    keeps them on one on a busy machine. A (re)fill of the window is one big forward (`Decoder.fill`: the trunk,
+    and the output layer at the last position only), which the torch threads share (24 ms on two idle cores for
+    390 tokens of the default model, 44 ms for a guided stream and its twin; `benchmarks/refill.py`).
     """
     cfg.check(vocab)
     B = cfg.candidates
@@ -260,8 +261,8 @@ def sample_streams(
                 cache.truncate(0)
                 seen, seen_pos = window.visible()
                 with threads(fill_threads):
-                    out = model(torch.from_numpy(seen), _positions(seen_pos), cache=cache)
-                logits, refill = out[0][:, -1, step.rows], False
+                    logits = step.fill(torch.from_numpy(seen), _positions(seen_pos), cache=cache)
+                refill = False
             mask = torch.from_numpy(grammar.mask())
             tok = rows[sample(guided(logits), sampling, gen, mask).numpy()]  # (B,) column -> token id
             p = grammar.push(tok)

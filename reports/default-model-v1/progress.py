@@ -38,7 +38,7 @@ def pooled(dirs: list[Path]) -> dict:
             v = m["style"]["generated"][s]
             hits[s] = hits.get(s, 0) + round(v["accuracy"] * v["n"])
             n[s] = n.get(s, 0) + v["n"]
-            real[s] = v["real_accuracy"]
+            real[s] = real.get(s, 0.0) + v["real_accuracy"] / len(ms)  # seeds draw other real excerpts too
     acc = {s: hits[s] / n[s] for s in styles}
     gen = sum(acc.values()) / len(styles)
     se = math.sqrt(sum(acc[s] * (1 - acc[s]) / n[s] for s in styles)) / len(styles)
