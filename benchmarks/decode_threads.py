@@ -5,13 +5,15 @@
 `generate.engine.step_threads` runs a single stream's decode steps on one thread and steps of two or more rows
 (candidates, guidance's twins) on torch's threads. This script times the same requests (a pop band with drums,
 30 s, seed 0) with the steps of every batch forced onto 1 and onto `--threads` threads, alternating, and prints the
-real-time factors: the measurement behind that choice (benchmarks/RESULTS.md).
+real-time factors: the measurement behind that choice (benchmarks/RESULTS.md). The last line is one JSON object
+with each request's best real-time factor per thread count.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 
 import torch
@@ -35,6 +37,7 @@ def main() -> None:
 
     composer = musenet.load(args.model)
     generate_ids(composer.model, composer.vocab, GenerateConfig(seconds=1.0, candidates=1))  # warm up
+    best: dict[str, float] = {}  # the best real-time factor of each request and thread count over the rounds
     for r in range(args.rounds):
         for guidance, batch in ((1.5, 4), (1.0, 4), (1.5, 1)):
             for n in (1, args.threads):
@@ -54,6 +57,9 @@ def main() -> None:
                     f" {wall:.2f} s, {wall / tokens * 1000:.2f} ms/token, real-time factor {music / wall:.1f}x",
                     flush=True,
                 )
+                key = f"realtime_g{guidance:g}_x{batch}_threads{n}"
+                best[key] = round(max(best.get(key, 0.0), music / wall), 2)
+    print(json.dumps(best))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ few hundred, every quarter of the context). The peer is what the engine did befo
 cache=cache)[0][:, -1, rows]`, the output layer over every position and the whole vocabulary, then one row kept.
 `Decoder.fill` runs the same trunk and the output layer for the last position's reachable rows only. Both are timed
 on the same random window (solo piano's reachable rows) at batch 1, 2 (a guided stream and its twin) and 8 (four
-guided candidates), alternating which goes first, best round each; the logits are checked equal.
+guided candidates), alternating which goes first, best round each; the logits are checked equal. The last line is
+one JSON object with the ratios (full forward time / fill time).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -41,6 +43,7 @@ def main() -> None:
     step = Decoder(model, rows)
     g = torch.Generator().manual_seed(0)
     T = min(args.tokens, model.config.block_size)
+    ratios = {}
     for batch in (1, 2, 8):
         idx = torch.randint(0, vocab.n_notes, (batch, T), generator=g)
         pos = Positions(*(torch.randint(0, n, (batch, T), generator=g) for n in (64, 4, 128, 128)))
@@ -50,6 +53,8 @@ def main() -> None:
             f"{best['fill'] * 1e3:.1f} ms -> {best['full'] / best['fill']:.2f}x",
             flush=True,
         )
+        ratios[f"refill_ratio_b{batch}"] = round(best["full"] / best["fill"], 2)
+    print(json.dumps({"tokens": T, "rows": len(rows), "threads": args.threads} | ratios))
 
 
 @torch.inference_mode()
