@@ -1,11 +1,15 @@
 """Issue 15's sample-side release criteria against training: the same evaluation of several snapshots of the run,
 pooled over seeds, beside the validation loss, as a table and a plot.
 
-    python reports/default-model-v1/progress.py OUT.md STEP=DIR[,DIR...] [STEP=DIR...] [--log runs/v1/log.csv]
+    python reports/default-model-v1/progress.py OUT.md [STEP=DIR[,DIR...] ...] [--previous OLD.json] \
+        [--log runs/v1/log.csv]
 
 Each DIR holds one `musenet evaluate` report (`metrics.json`) of that step's snapshot, made the same way
 (`evaluate.sh` or `sweep.py`: 12 styles, 20 s samples, the same sampling); several DIRs of a step are seeds, pooled
-per style. Writes OUT.md (the table) and OUT.png (style ratio, mean overlap and validation loss against tokens).
+per style. Writes OUT.md (the table), OUT.png (style ratio, mean overlap and validation loss against tokens) and
+OUT.json (the pooled rows). The reports are large and not kept; `--previous` takes the rows of an earlier OUT.json
+(e.g. the committed progress.json), so a new snapshot is added without evaluating the old ones again (a step given
+on the command line replaces its earlier row).
 
 The style figures carry a standard error (binomial, per style, over the pooled samples, propagated to the mean),
 and the table ends with what real music itself would score on "no style at zero": the chance that the
@@ -86,18 +90,23 @@ def real_passes(real: dict[str, float], n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="the table's path (.md); the plot goes beside it (.png)")
-    ap.add_argument("snapshots", nargs="+", help="STEP=DIR[,DIR...]")
+    ap.add_argument("snapshots", nargs="*", help="STEP=DIR[,DIR...]")
+    ap.add_argument("--previous", type=Path, help="OUT.json of an earlier run: its rows are kept")
     ap.add_argument("--log", type=Path, default=Path("runs/v1/log.csv"))
     a = ap.parse_args()
     val = val_losses(a.log)
-    rows = []
+    by_step = {}
+    if a.previous:
+        by_step = {p["step"]: p for p in json.loads(a.previous.read_text())["rows"]}
     for spec in a.snapshots:
         step, dirs = spec.split("=", 1)
         p = pooled([Path(d) for d in dirs.split(",")])
         p["step"] = int(step)
         p["val"] = val.get(int(step))
-        rows.append(p)
-    rows.sort(key=lambda p: p["step"])
+        by_step[p["step"]] = p
+    if not by_step:
+        ap.error("nothing to tabulate: give STEP=DIR snapshots or --previous")
+    rows = [by_step[s] for s in sorted(by_step)]
     lines = [
         "| step | tokens | val loss | samples a style | style ratio ± s.e. (generated accuracy) | styles at zero | "
         "mean OA | groove gen/real |",
@@ -130,6 +139,7 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     a.out.write_text(text)
+    a.out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
     print(text)
     plot(rows, val, a.out.with_suffix(".png"))
 

@@ -41,7 +41,11 @@ def main() -> None:
     a = ap.parse_args()
     rows = []
     for g, t, p, r in itertools.product(a.guidance, a.temperature, a.top_p, a.rerank):
-        out = a.out / (f"g{g:g}-t{t:g}-p{p:g}" + (f"-r{r}" if r > 1 else "")) / (f"seed{a.seed}" if a.seed else "")
+        out = (
+            a.out
+            / (f"g{g:g}-t{t:g}-p{p:g}" + (f"-r{r}" if r > 1 else ""))
+            / (f"seed{a.seed}" if a.seed else "")
+        )
         if not (out / "metrics.json").is_file():
             t0 = time.monotonic()
             cmd = [".venv/bin/musenet", "evaluate", "--model", a.model, "--data", a.data, "--out", str(out),
