@@ -19,7 +19,7 @@ if [ ! -f "$V02/model.safetensors" ]; then
 fi
 SAMPLES=${SAMPLES:-8}
 MAX_TEST_TOKENS=${MAX_TEST_TOKENS:-0}   # 0: every test piece both models can read
-E=(--data "$DATA" --styles "$STYLES" --samples "$SAMPLES" --seconds 20 --max-test-tokens "$MAX_TEST_TOKENS" --threads 2 --quiet)
+E=(--data "$DATA" --styles "$STYLES" --samples "$SAMPLES" --seconds 20 --max-test-tokens "$MAX_TEST_TOKENS" --threads "${THREADS:-2}" --quiet)
 "$BIN/musenet" evaluate --model "$MODEL" --compare "$V02" --out "$OUT" "${E[@]}"
 # v0.2's own report: made once per samples plan (skipped when OUT/v0.2 already holds one, e.g. copied from the last
 # release's reports/default-model/eval/v0.2 with the same SAMPLES)
