@@ -137,11 +137,77 @@ def main() -> None:
         f"excerpts averaged over these styles; real excerpts would leave no style at zero with probability "
         f"{real_passes(real, 16):.0%} at 16 samples a style and {real_passes(real, 32):.0%} at 32.",
     ]
+    lines += ["", *projection(rows, tokens_per_s(a.log))]
     text = "\n".join(lines) + "\n"
     a.out.write_text(text)
     a.out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
     print(text)
     plot(rows, val, a.out.with_suffix(".png"))
+
+
+def tokens_per_s(log: Path, last: int = 2000) -> float | None:
+    """The median training speed over the log's last rows (this machine's cores, as the run has had them)."""
+    if not log.is_file():
+        return None
+    with log.open() as f:
+        speeds = [float(r["tokens_per_s"]) for r in csv.DictReader(f) if r["tokens_per_s"]][-last:]
+    return sorted(speeds)[len(speeds) // 2] if speeds else None
+
+
+def fit(xs: list[float], ys: list[float], sigma: list[float] | None = None) -> tuple[float, float, float]:
+    """Least squares y = a + b x (weighted by 1 / sigma^2 when given): a, b and b's standard error."""
+    import numpy as np
+
+    (b, a), cov = np.polyfit(xs, ys, 1, w=None if sigma is None else 1 / np.asarray(sigma), cov="unscaled")
+    if sigma is None:  # no error bars: scale by the residuals
+        resid = np.asarray(ys) - (a + b * np.asarray(xs))
+        cov = cov * float(resid @ resid) / max(1, len(xs) - 2)
+    return float(a), float(b), float(math.sqrt(cov[0][0]))
+
+
+def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> list[str]:
+    """Where the trends of the evaluated snapshots put the criteria: validation loss against log tokens, each
+    criterion against validation loss, solved for the criterion's threshold. A handful of noisy points and a
+    log-linear loss (real loss curves flatten, so the tokens are a lower bound): an order of magnitude, not a
+    forecast."""
+    pts = [p for p in rows if p.get("val") is not None]
+    if len(pts) < 3:
+        return []
+    tok = [p["step"] * TOKENS_PER_STEP for p in pts]
+    loss = [p["val"] for p in pts]
+    a, b, _ = fit([math.log(t) for t in tok], loss)
+    out = [
+        f"Trends over the {len(pts)} evaluated snapshots (`projection()`: an order of magnitude, not a forecast): "
+        f"validation loss = {a:.2f} {b:+.3f} ln(tokens), {-b * math.log(2):.3f} nats per doubling of the tokens "
+        "(a log-linear fit; real loss curves flatten, so the tokens below are a lower bound)."
+    ]
+    for name, key, se in (("style ratio", "style_ratio", "style_ratio_se"), ("mean OA", "mean_oa", None)):
+        sigma = [max(p[se], 1e-3) for p in pts] if se else None
+        c, d, d_se = fit(loss, [p[key] for p in pts], sigma)
+        now = pts[-1][key]
+        trend = f"{d:+.2f} ± {d_se:.2f} per nat of validation loss"
+        if now >= target:
+            out.append(f"- {name}: {now:.3f}, at or over {target} already.")
+        elif target - now < 0.02:
+            out.append(
+                f"- {name}: {now:.3f}, within 0.02 of {target}: seed-to-seed spread, not a trend, decides it."
+            )
+        elif d >= 0 or abs(d) < 2 * d_se:
+            out.append(f"- {name}: {trend}: no clear trend with the loss, so no projection to {target}.")
+        else:
+            need = (target - c) / d
+            tokens = math.exp((need - a) / b) if b < 0 else math.inf
+            hours = (tokens - tok[-1]) / speed / 3600 if speed and math.isfinite(tokens) else None
+            out.append(
+                f"- {name}: {trend}; {target} at a loss of {need:.2f}"
+                + (
+                    f", ~{tokens / 1e9:.2g} B tokens"
+                    if math.isfinite(tokens)
+                    else ", which the loss trend never reaches"
+                )
+                + (f", ~{hours:,.0f} more hours at this run's {speed:,.0f} tokens/s." if hours else ".")
+            )
+    return out
 
 
 def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
