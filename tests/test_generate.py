@@ -244,3 +244,29 @@ def test_the_model_s_sampling_defaults_apply_unless_overridden(tmp_path):
     assert musenet.load(run).sampling == SampleConfig(1.0, 0, 0.95)
     assert_user_error(main(*cmd[:-1], "-1"), "--temperature must be 0 (greedy) or")
     assert_user_error(main("export", tmp_path / "nope", tmp_path / "x"), "no checkpoint")
+
+
+def _restrikes(piece, seconds=0.05):
+    """Pitched onsets that strike a key its instrument struck less than `seconds` before."""
+    n = piece.notes[piece.notes["program"] != 128]
+    count = 0
+    for prog in np.unique(n["program"]):
+        for pitch in np.unique(n["pitch"][n["program"] == prog]):
+            starts = np.sort(n["start"][(n["program"] == prog) & (n["pitch"] == pitch)])
+            count += int((np.diff(starts) < seconds - 1e-9).sum())
+    return count
+
+
+def test_the_shipped_model_s_piano_never_restrikes_a_key_within_50_ms():
+    """The shipped model's `piano` style can fall into re-striking one key every 10-30 ms (MODEL_CARD, known
+    limits); the default `min_restrike` (0.05 s) forbids it, `None` lets it through."""
+    import musenet
+
+    composer = musenet.load()
+    kw_cfg = dict(style="piano", seconds=8, candidates=4, seed=0)
+    kw = dict(instruments=["piano"], **kw_cfg)
+    ruled = composer.generate(**kw)
+    assert sum(_restrikes(c.piece) for c in ruled) == 0
+    assert all(len(c.piece) > 20 for c in ruled)
+    free = composer.compose(composer.config(min_restrike=None, instruments=("piano",), **kw_cfg))
+    assert sum(_restrikes(c.piece) for c in free) > 0

@@ -133,3 +133,44 @@ def test_every_asked_instrument_enters_by_the_entry_time(entry):
     else:
         unit = VOCAB.config.time_unit_ms / 1000
         assert len(trumpet) >= 1 and trumpet["start"].min() <= entry * unit + 1e-9
+
+
+@pytest.mark.parametrize("limit", [None, 5])
+def test_a_key_is_struck_again_no_sooner_than_min_restrike(limit):
+    """A stream that re-strikes one key whenever it may (its note-off, then its note-on, else the shortest wait):
+    without `min_restrike` it strikes it at every moment, 10 ms apart; with it, no sooner than `limit` units after
+    the last strike, and the stream still ends cleanly."""
+    names = [i.name for i in VOCAB.config.instruments]
+    piano = names.index("piano")
+    g = Grammar(VOCAB, 1, [piano], duration=300, min_end=300, min_restrike=limit)
+    ids = [VOCAB.style_id("piano"), VOCAB.instrument_offset + piano, VOCAB.start]
+    for t in ids:
+        g.push(np.array([t]))
+    key_on, key_off = int(VOCAB.note_id(piano, 5, 60)), int(VOCAB.note_id(piano, 0, 60))
+    while not g.ended[0]:
+        allowed = g.mask()[0]
+        assert allowed.any(), "a dead end"
+        waits = np.flatnonzero(allowed & g.is_wait)
+        t = (key_off if allowed[key_off] else key_on if allowed[key_on] else waits.min() if len(waits)
+             else VOCAB.end)  # fmt: skip
+        ids.append(int(t))
+        g.push(np.array([t]))
+    piece, repairs = decode(np.array(ids), VOCAB)
+    assert not repairs and g.time[0] == 300
+    gaps = np.diff(np.sort(piece.notes["start"])) / (VOCAB.config.time_unit_ms / 1000)
+    assert len(piece) > 10
+    assert np.round(gaps).min() == (1 if limit is None else limit)
+
+
+def test_min_restrike_leaves_drums_alone_and_is_checked():
+    names = [i.name for i in VOCAB.config.instruments]
+    drums = names.index("drums")
+    g = Grammar(VOCAB, 1, [drums], duration=100, min_restrike=50)
+    for t in (VOCAB.style_id("rock"), VOCAB.instrument_offset + drums, VOCAB.start):
+        g.push(np.array([t]))
+    hit = int(np.flatnonzero(g.is_on & (g.inst == drums))[0])
+    g.push(np.array([hit]))
+    g.push(np.array([VOCAB.wait_offset]))  # 1 unit later the same drum may hit again
+    assert g.mask()[0, hit]
+    with pytest.raises(ValueError, match="min_restrike"):
+        Grammar(VOCAB, 1, [drums], duration=100, min_restrike=0)

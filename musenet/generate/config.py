@@ -85,6 +85,10 @@ class GenerateConfig:
     """Every asked instrument plays within this many seconds of new music (or half of it, if that is sooner): when
     the time comes, the clock waits for the instruments not heard yet and the model picks their first notes. None:
     an asked instrument may stay silent."""
+    min_restrike: float | None = 0.05
+    """A pitched instrument strikes a key again no sooner than this many seconds after it last struck it (real
+    music does it sooner for 0.2 % of its onsets; a small model can fall into re-striking one key every 10-30 ms).
+    None: no limit."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
@@ -102,6 +106,7 @@ class GenerateConfig:
             raise ValueError(f"max_silence must be > 0 seconds (or None), got {self.max_silence:g}")
         if self.entry is not None and not (self.entry > 0 and math.isfinite(self.entry)):
             raise ValueError(f"entry must be > 0 seconds (or None), got {self.entry:g}")
+        _check_restrike(self.min_restrike)
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if not 1 <= self.rerank <= MAX_RERANK:
@@ -134,6 +139,10 @@ class InfillConfig:
     """Same seed, model and device: identical candidates."""
     sample: SampleConfig = field(default_factory=SampleConfig)
     """Temperature, top-k and top-p."""
+    min_restrike: float | None = 0.05
+    """A pitched instrument strikes a key again no sooner than this many seconds after it last struck it (real
+    music does it sooner for 0.2 % of its onsets; a small model can fall into re-striking one key every 10-30 ms).
+    None: no limit."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
@@ -147,6 +156,7 @@ class InfillConfig:
             raise ValueError(f"start must be >= 0 s, got {start:g}")
         if not end > start:
             raise ValueError(f"end must come after its start (got start {start:g} s, end {end:g} s)")
+        _check_restrike(self.min_restrike)
         if self.instruments is not None:
             object.__setattr__(self, "instruments", tuple(self.instruments))
             if not self.instruments:
@@ -171,3 +181,13 @@ class InfillConfig:
                 raise UserError(f"unknown instrument {name[:40]!r}; choose from: {', '.join(names)}")
         if self.style is not None and self.style not in vocab.config.styles:
             raise UserError(f"unknown style {self.style[:40]!r}; see `musenet styles`")
+
+
+def _check_restrike(seconds: float | None) -> None:
+    if seconds is not None and not (0 < seconds <= 1):
+        raise ValueError(f"min_restrike must be in (0, 1] seconds (or None), got {seconds:g}")
+
+
+def restrike_units(seconds: float | None, unit_ms: float) -> int | None:
+    """`min_restrike` in time units (at least one), or None."""
+    return None if seconds is None else max(1, round(seconds * 1000 / unit_ms))

@@ -39,7 +39,7 @@ from ..codec.vocab import Vocab
 from ..errors import UserError
 from ..model.decode import Decoder
 from ..model.gpt import Positions
-from .config import GenerateConfig, SampleConfig
+from .config import GenerateConfig, SampleConfig, restrike_units
 from .sampling import sample
 
 # A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
@@ -192,6 +192,7 @@ def generate_ids(
         min_end=primer_units + round(cfg.min_fraction * new_units),
         max_silence=silence,
         tokens=rows,
+        min_restrike=restrike_units(cfg.min_restrike, unit_ms),
         must_play=allowed if cfg.entry is not None else (),
         entry=None
         if cfg.entry is None
