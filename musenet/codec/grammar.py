@@ -37,7 +37,6 @@ import numpy as np
 from .positions import countdown_of, part_of
 from .vocab import Vocab
 
-
 NEVER = -(2**40)  # the strike time of a key not struck yet
 
 
