@@ -1,7 +1,7 @@
 """Issue 15's sample-side release criteria against training: the same evaluation of several snapshots of the run,
 pooled over seeds, beside the validation loss, as a table and a plot.
 
-    python reports/default-model-v1/progress.py OUT.md [STEP=DIR[,DIR...] ...] [--previous OLD.json] \
+    python reports/default-model-v1/progress.py OUT.md [STEP[:TAG]=DIR[,DIR...] ...] [--previous OLD.json] \
         [--log runs/v1/log.csv]
 
 Each DIR holds one `musenet evaluate` report (`metrics.json`) of that step's snapshot, made the same way
@@ -9,7 +9,9 @@ Each DIR holds one `musenet evaluate` report (`metrics.json`) of that step's sna
 per style. Writes OUT.md (the table), OUT.png (style ratio, mean overlap and validation loss against tokens) and
 OUT.json (the pooled rows). The reports are large and not kept; `--previous` takes the rows of an earlier OUT.json
 (e.g. the committed progress.json), so a new snapshot is added without evaluating the old ones again (a step given
-on the command line replaces its earlier row).
+on the command line replaces its earlier row). A TAG marks a snapshot sampled another way than the series (e.g.
+`32000:restrike=...` for samples drawn under `--min-restrike`): its row is listed beside the untagged one of its
+step, and the trends (`projection()`) use the untagged rows only, so the series stays one way of sampling.
 
 The style figures carry a standard error (binomial, per style, over the pooled samples, propagated to the mean),
 and the table ends with what real music itself would score on "no style at zero": the chance that the
@@ -78,6 +80,11 @@ def val_losses(log: Path) -> dict[int, float]:
     return out
 
 
+def _name(p: dict) -> str:
+    """A row's step, with its tag if it has one."""
+    return f"{p['step']:,}" + (f" ({p['tag']})" if p.get("tag") else "")
+
+
 def _val(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -90,23 +97,25 @@ def real_passes(real: dict[str, float], n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="the table's path (.md); the plot goes beside it (.png)")
-    ap.add_argument("snapshots", nargs="*", help="STEP=DIR[,DIR...]")
+    ap.add_argument("snapshots", nargs="*", help="STEP[:TAG]=DIR[,DIR...]")
     ap.add_argument("--previous", type=Path, help="OUT.json of an earlier run: its rows are kept")
     ap.add_argument("--log", type=Path, default=Path("runs/v1/log.csv"))
     a = ap.parse_args()
     val = val_losses(a.log)
     by_step = {}
     if a.previous:
-        by_step = {p["step"]: p for p in json.loads(a.previous.read_text())["rows"]}
+        by_step = {(p["step"], p.get("tag", "")): p for p in json.loads(a.previous.read_text())["rows"]}
     for spec in a.snapshots:
-        step, dirs = spec.split("=", 1)
+        key, dirs = spec.split("=", 1)
+        step, _, tag = key.partition(":")
         p = pooled([Path(d) for d in dirs.split(",")])
         p["step"] = int(step)
+        p["tag"] = tag
         p["val"] = val.get(int(step))
-        by_step[p["step"]] = p
+        by_step[(p["step"], tag)] = p
     if not by_step:
         ap.error("nothing to tabulate: give STEP=DIR snapshots or --previous")
-    rows = [by_step[s] for s in sorted(by_step)]
+    rows = [by_step[k] for k in sorted(by_step)]
     lines = [
         "| step | tokens | val loss | samples a style | style ratio ± s.e. (generated accuracy) | styles at zero | "
         "mean OA | groove gen/real |",
@@ -115,14 +124,14 @@ def main() -> None:
     for p in rows:
         grooves = ", ".join(f"{k} {v:.2f}" for k, v in sorted(p["groove"].items()))
         lines.append(
-            f"| {p['step']:,} | {p['step'] * TOKENS_PER_STEP / 1e6:.1f} M | "
+            f"| {_name(p)} | {p['step'] * TOKENS_PER_STEP / 1e6:.1f} M | "
             f"{_val(p['val'])} | {p['samples_per_style']} | "
             f"{p['style_ratio']:.2f} ± {p['style_ratio_se']:.2f} ({p['style_gen']:.0%}) | "
             f"{', '.join(p['at_zero']) or 'none'} | {p['mean_oa']:.3f} | {grooves} |"
         )
     styles = sorted(rows[-1]["recognised"])
     lines += ["", "Recognised as their style, per snapshot (pooled over its seeds):", ""]
-    lines += ["| style | real held-out recall | " + " | ".join(f"{p['step']:,}" for p in rows) + " |"]
+    lines += ["| style | real held-out recall | " + " | ".join(_name(p) for p in rows) + " |"]
     lines += ["| --- | --- | " + " | ".join("---" for _ in rows) + " |"]
     for s in styles:
         lines.append(
@@ -170,14 +179,14 @@ def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> li
     criterion against validation loss, solved for the criterion's threshold. A handful of noisy points and a
     log-linear loss (real loss curves flatten, so the tokens are a lower bound): an order of magnitude, not a
     forecast."""
-    pts = [p for p in rows if p.get("val") is not None]
+    pts = [p for p in rows if p.get("val") is not None and not p.get("tag")]
     if len(pts) < 3:
         return []
     tok = [p["step"] * TOKENS_PER_STEP for p in pts]
     loss = [p["val"] for p in pts]
     a, b, _ = fit([math.log(t) for t in tok], loss)
     out = [
-        f"Trends over the {len(pts)} evaluated snapshots (`projection()`: an order of magnitude, not a forecast): "
+        f"Trends over the {len(pts)} evaluated untagged snapshots (`projection()`: an order of magnitude, not a forecast): "
         f"validation loss = {a:.2f} {b:+.3f} ln(tokens), {-b * math.log(2):.3f} nats per doubling of the tokens "
         "(a log-linear fit; real loss curves flatten, so the tokens below are a lower bound)."
     ]
@@ -216,11 +225,18 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    tagged = [p for p in rows if p.get("tag")]
+    rows = [p for p in rows if not p.get("tag")]
     tok = [p["step"] * TOKENS_PER_STEP / 1e6 for p in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.errorbar(tok, [p["style_ratio"] for p in rows], yerr=[p["style_ratio_se"] for p in rows], marker="o",
                  capsize=3, label="style ratio (generated / real accuracy)")  # fmt: skip
     ax1.plot(tok, [p["mean_oa"] for p in rows], marker="s", label="mean overlapping area")
+    for p in tagged:
+        x = p["step"] * TOKENS_PER_STEP / 1e6
+        ax1.errorbar([x], [p["style_ratio"]], yerr=[p["style_ratio_se"]], marker="^", color="C4", capsize=3,
+                     linestyle="none", label=f"style ratio, {p['tag']}")  # fmt: skip
+        ax1.plot([x], [p["mean_oa"]], marker="^", color="C5", linestyle="none", label=f"mean OA, {p['tag']}")
     ax1.axhline(0.6, color="grey", linestyle="--", linewidth=1, label="criterion (both): 0.6")
     ax1.set_xlabel("training tokens (M)")
     ax1.set_ylim(0, 1)
