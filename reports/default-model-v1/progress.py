@@ -232,11 +232,12 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     ax1.errorbar(tok, [p["style_ratio"] for p in rows], yerr=[p["style_ratio_se"] for p in rows], marker="o",
                  capsize=3, label="style ratio (generated / real accuracy)")  # fmt: skip
     ax1.plot(tok, [p["mean_oa"] for p in rows], marker="s", label="mean overlapping area")
-    for p in tagged:
-        x = p["step"] * TOKENS_PER_STEP / 1e6
-        ax1.errorbar([x], [p["style_ratio"]], yerr=[p["style_ratio_se"]], marker="^", color="C4", capsize=3,
-                     linestyle="none", label=f"style ratio, {p['tag']}")  # fmt: skip
-        ax1.plot([x], [p["mean_oa"]], marker="^", color="C5", linestyle="none", label=f"mean OA, {p['tag']}")
+    for k, tag in enumerate(sorted({p["tag"] for p in tagged})):
+        group = [p for p in tagged if p["tag"] == tag]
+        x = [p["step"] * TOKENS_PER_STEP / 1e6 for p in group]
+        ax1.errorbar(x, [p["style_ratio"] for p in group], yerr=[p["style_ratio_se"] for p in group], marker="^",
+                     color=f"C{4 + 2 * k}", capsize=3, label=f"style ratio, {tag}")  # fmt: skip
+        ax1.plot(x, [p["mean_oa"] for p in group], marker="^", color=f"C{5 + 2 * k}", label=f"mean OA, {tag}")
     ax1.axhline(0.6, color="grey", linestyle="--", linewidth=1, label="criterion (both): 0.6")
     ax1.set_xlabel("training tokens (M)")
     ax1.set_ylim(0, 1)
