@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from ..codec.rules import to_units
 from ..codec.vocab import Vocab
 from ..errors import UserError
 
@@ -189,5 +190,5 @@ def _check_restrike(seconds: float | None) -> None:
 
 
 def restrike_units(seconds: float | None, unit_ms: float) -> int | None:
-    """`min_restrike` in time units (at least one), or None."""
-    return None if seconds is None else max(1, round(seconds * 1000 / unit_ms))
+    """`min_restrike` in time units (the codec's rounding, at least one), or None."""
+    return None if seconds is None else max(1, int(to_units(seconds, unit_ms)))
