@@ -24,6 +24,12 @@ shift of +-1 level, a tempo stretch in [0.95, 1.05] (time, duration, part and co
 
 **Infilling** (`infill_share`, 0 by default): that share of the one-piece windows becomes a fill-in-the-middle
 sample (`data.infill`, `codec.infill`), drawn from its own generator so the other windows do not change.
+
+**Style alias** (`piano_alias`, 0 by default): that share of the windows of solo-piano pieces in a concert style
+(`data.sources.styles.CONCERT_STYLES`: a Chopin nocturne, a Beethoven sonata) carries the style `piano` instead of
+its composer's, so `piano` means piano music at large, not only the few performances labelled so (11 MAESTRO
+recordings in the default data, which the model learnt to blur into their fastest runs). Drawn from its own
+generator; style dropout, drawn after it, still replaces either style by `unknown`.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class WindowDataset:
         pack: bool = False,
         infill_share: float = 0.0,
         style_dropout: float = 0.0,
+        piano_alias: float = 0.0,
     ):
         meta = read_meta(data_dir)
         self.vocab_config: dict = meta["vocab"]
@@ -80,11 +87,27 @@ class WindowDataset:
         if not 0.0 <= style_dropout < 1.0:
             raise ValueError(f"style_dropout must be in [0, 1), got {style_dropout}")
         self.style_dropout = style_dropout
+        if not 0.0 <= piano_alias <= 1.0:
+            raise ValueError(f"piano_alias must be in [0, 1], got {piano_alias}")
+        self.piano_alias = piano_alias
+        self.aliasable = self._aliasable() if piano_alias > 0 else None
         self.pack = pack
         if pack:
             self._windows_packed()
         else:
             self._windows()
+
+    def _aliasable(self) -> np.ndarray:
+        """(pieces,) bool: the piece is solo piano in a concert style, and the vocabulary has a `piano` style."""
+        from .sources.styles import CONCERT_STYLES
+
+        v, idx = self.vocab, self.index
+        if "piano" not in self.styles or "piano" not in v.config.instrument_names:
+            return np.zeros(len(idx), bool)
+        concert = np.isin(idx["style"], [self.styles.index(s) for s in CONCERT_STYLES if s in self.styles])
+        # a solo prefix is `style piano start`: 3 tokens, the second the piano's
+        second = np.asarray(self.tokens[np.minimum(idx["offset"].astype(np.int64) + 1, len(self.tokens) - 1)])
+        return concert & (idx["prefix"] == 3) & (second == v.instrument_id("piano"))
 
     def _windows(self) -> None:
         """One piece per window; a long piece gives several."""
@@ -160,6 +183,14 @@ class WindowDataset:
         parts = [self._piece(first, int(self.win_start[index]), rng, fim)]
         for p in range(first + 1, first + count):  # packed: whole short pieces after the first
             parts.append(self._piece(p, 0, rng))
+        if (
+            self.aliasable is not None
+            and np.random.default_rng([seed, index, 0xA11]).random() < self.piano_alias
+        ):
+            piano = self.vocab.style_id("piano")
+            for p, q in zip(range(first, first + count), parts, strict=True):
+                if self.aliasable[p]:
+                    q["ids"][0] = piano
         if (
             self.style_dropout > 0
             and np.random.default_rng([seed, index, 0x57D]).random() < self.style_dropout

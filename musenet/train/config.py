@@ -39,6 +39,7 @@ RESUMABLE = frozenset(
         # changes the batches of the steps still to come, not the model or the steps taken: a run can learn the
         # unconditioned style from a resume on (classifier-free guidance, `SampleConfig.guidance`)
         "style_dropout",
+        "piano_alias",  # likewise: which style some windows carry from here on
     }
 )
 
@@ -110,6 +111,10 @@ class TrainConfig:
     """Share of training windows whose style token is replaced by the vocabulary's first style (`unknown`, which no
     labelled piece has), so the model also learns the music of no style in particular: what classifier-free
     guidance (`musenet generate --guidance`) steers away from. 0 = every window keeps its style."""
+    piano_alias: float = 0.0
+    """Share of the training windows of solo-piano pieces in a concert style (Chopin, Beethoven, ...; see
+    musenet.data.sources.styles.CONCERT_STYLES) that carry the style `piano` instead of their composer's, so that
+    `piano` learns from all piano music, not only the few pieces labelled so. 0 = every window keeps its style."""
     style_alpha: float = 0.5
     """Style balance of the drawn windows: a style holding T tokens gets a share T^style_alpha / sum(T^style_alpha)
     of them (1 = in proportion to tokens, 0 = every style alike; see musenet.train.data.StyleBalance)."""
@@ -159,6 +164,8 @@ class TrainConfig:
             raise ValueError(f"infill_share must be in [0, 1], got {self.infill_share}")
         if not 0.0 <= self.style_dropout < 1.0:
             raise ValueError(f"style_dropout must be in [0, 1), got {self.style_dropout}")
+        if not 0.0 <= self.piano_alias <= 1.0:
+            raise ValueError(f"piano_alias must be in [0, 1], got {self.piano_alias}")
         if not 0 <= self.style_alpha <= 1:
             raise ValueError(f"style_alpha must be in [0, 1], not {self.style_alpha}")
         if self.mixup < 0:

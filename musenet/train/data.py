@@ -57,15 +57,17 @@ def open_dataset(
     augment: bool,
     infill_share: float = 0.0,
     style_dropout: float = 0.0,
+    piano_alias: float = 0.0,
 ) -> Windows:
     """Import `module:Class` lazily (the data package is optional for the model) and open one split;
-    `infill_share` and `style_dropout`, when > 0, are passed on to the class (which must take them)."""
+    `infill_share`, `style_dropout` and `piano_alias`, when > 0, are passed on to the class (which must take them)."""
     module, _, name = spec.partition(":")
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
         raise UserError(f"--dataset {spec}: {e}") from e
-    extra = {k: v for k, v in (("infill_share", infill_share), ("style_dropout", style_dropout)) if v > 0}
+    options = (("infill_share", infill_share), ("style_dropout", style_dropout), ("piano_alias", piano_alias))
+    extra = {k: v for k, v in options if v > 0}
     try:  # WindowDataset raises UserError itself for a folder that is not a built dataset
         return cls(data_dir, split, context, augment, **extra)
     except TypeError as e:
@@ -101,6 +103,12 @@ class StyleBalance:
                  token_share=float(tokens[k] / tokens.sum()), share=float(share[k]))
             for k in order if windows[k]
         ]  # fmt: skip
+        # the style alias (`WindowDataset.piano_alias`): the share of draws whose (first) piece may carry `piano`
+        aliasable, alias = getattr(ds, "aliasable", None), getattr(ds, "piano_alias", 0.0)
+        self.alias: tuple[float, float] | None = None
+        if aliasable is not None and alias > 0 and n:
+            p = w / w.sum()
+            self.alias = (alias, float(p[aliasable[ds.win_piece]].sum()))
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """`size` window indices."""
@@ -119,6 +127,12 @@ class StyleBalance:
             f"  {r['style']:<16}{100 * r['share']:6.1f} %  ({100 * r['token_share']:.1f} %)"
             for r in self.table
         ]
+        if self.alias is not None:
+            q, solo = self.alias
+            rows.append(
+                f"piano alias: {100 * q:g} % of the solo-piano concert windows ({100 * solo:.1f} % of the draws) "
+                f"carry `piano`: +{100 * q * solo:.1f} % of the windows for `piano`"
+            )
         return "\n".join([head, *rows])
 
 

@@ -101,9 +101,8 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
     if resume and not checkpoint.exists(out):
         raise UserError(f"--resume: no checkpoint in {out}")
 
-    train_ds = open_dataset(
-        cfg.dataset, cfg.data, "train", cfg.context, cfg.augment, cfg.infill_share, cfg.style_dropout
-    )
+    options = (cfg.infill_share, cfg.style_dropout, cfg.piano_alias)  # what the training windows get
+    train_ds = open_dataset(cfg.dataset, cfg.data, "train", cfg.context, cfg.augment, *options)
     val_ds = open_dataset(cfg.dataset, cfg.data, "val", cfg.context, False)
     if len(train_ds) == 0:
         raise UserError(f"the train split of {cfg.data} has no windows")
@@ -152,16 +151,7 @@ def _train(cfg: TrainConfig, resume: bool, d: ddp.Dist, device: torch.device) ->
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
 
     balance = StyleBalance(train_ds, cfg.style_alpha)
-    opener = partial(
-        open_dataset,
-        cfg.dataset,
-        cfg.data,
-        "train",
-        cfg.context,
-        cfg.augment,
-        cfg.infill_share,
-        cfg.style_dropout,
-    )
+    opener = partial(open_dataset, cfg.dataset, cfg.data, "train", cfg.context, cfg.augment, *options)
     batches = TrainBatches(train_ds, cfg.batch_size, cfg.grad_accum, cfg.seed, d.rank, cfg.mixup, balance,
                            cfg.data_workers, opener)  # fmt: skip
     vals = val_batches(val_ds, cfg.batch_size, cfg.eval_batches, d.rank, d.world)

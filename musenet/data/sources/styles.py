@@ -88,6 +88,14 @@ GROUPS: dict[str, str] = {
 }
 
 
+CONCERT_STYLES: tuple[str, ...] = (
+    "bach", "baroque", "classical", "mozart", "haydn", "beethoven", "romantic", "schumann", "modern", "chopin",
+    "schubert", "brahms", "liszt", "mendelssohn", "debussy", "rachmaninoff", "grieg", "clementi", "albeniz",
+)  # fmt: skip
+"""The composer and era styles of concert music: their solo-piano pieces are piano music too (the training
+option `piano_alias`, `data.dataset.WindowDataset`, lets a share of them stand for the `piano` style)."""
+
+
 def label(text: str) -> str:
     """A raw label in the table's form: lower-case ASCII, accents stripped, `,` and spaces as `_`."""
     ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
