@@ -106,7 +106,7 @@ class WindowDataset:
             return np.zeros(len(idx), bool)
         concert = np.isin(idx["style"], [self.styles.index(s) for s in CONCERT_STYLES if s in self.styles])
         # a solo prefix is `style piano start`: 3 tokens, the second the piano's
-        second = np.asarray(self.tokens[np.minimum(idx["offset"].astype(np.int64) + 1, len(self.tokens) - 1)])
+        second = np.asarray(self.tokens[idx["offset"].astype(np.int64) + 1])  # every prefix has >= 3 tokens
         return concert & (idx["prefix"] == 3) & (second == v.instrument_id("piano"))
 
     def _windows(self) -> None:
@@ -185,6 +185,7 @@ class WindowDataset:
             parts.append(self._piece(p, 0, rng))
         if (
             self.aliasable is not None
+            and self.aliasable[first : first + count].any()  # most windows: no draw at all
             and np.random.default_rng([seed, index, 0xA11]).random() < self.piano_alias
         ):
             piano = self.vocab.style_id("piano")
