@@ -11,7 +11,8 @@ OUT.json (the pooled rows). The reports are large and not kept; `--previous` tak
 (e.g. the committed progress.json), so a new snapshot is added without evaluating the old ones again (a step given
 on the command line replaces its earlier row). A TAG marks a snapshot sampled another way than the series (e.g.
 `32000:restrike=...` for samples drawn under `--min-restrike`): its row is listed beside the untagged one of its
-step, and the trends (`projection()`) use the untagged rows only, so the series stays one way of sampling.
+step; the trends (`projection()`) give each way of sampling (untagged, and each tag) its own offset and read
+the criteria on the newest snapshot's.
 
 The style figures carry a standard error (binomial, per style, over the pooled samples, propagated to the mean),
 and the table ends with what real music itself would score on "no style at zero": the chance that the
@@ -174,26 +175,79 @@ def fit(xs: list[float], ys: list[float], sigma: list[float] | None = None) -> t
     return float(a), float(b), float(math.sqrt(cov[0][0]))
 
 
+def fit_series(
+    xs: list[float], series: list[str], ys: list[float], sigma: list[float] | None = None
+) -> tuple[dict[str, float], float, float]:
+    """Least squares y = c[series] + d x: one slope shared by the series, an offset each (weighted by 1 / sigma^2
+    when given). Returns the offsets, d and d's standard error, scaled up by the scatter when the points spread
+    more than their error bars say (seed-to-seed and snapshot-to-snapshot noise beyond the binomial)."""
+    import numpy as np
+
+    names = sorted(set(series))
+    X = np.array([[x] + [float(s == n) for n in names] for x, s in zip(xs, series, strict=True)])
+    y = np.asarray(ys, float)
+    w = np.ones(len(y)) if sigma is None else 1 / np.asarray(sigma, float) ** 2
+    beta = np.linalg.lstsq(X * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+    resid = y - X @ beta
+    dof = max(1, len(y) - X.shape[1])
+    chi2 = float(resid @ (w * resid)) / dof
+    cov = np.linalg.inv(X.T @ (X * w[:, None])) * (chi2 if sigma is None else max(1.0, chi2))
+    return dict(zip(names, map(float, beta[1:]), strict=True)), float(beta[0]), float(math.sqrt(cov[0, 0]))
+
+
 def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> list[str]:
-    """Where the trends of the evaluated snapshots put the criteria: validation loss against log tokens, each
-    criterion against validation loss, solved for the criterion's threshold. A handful of noisy points and a
-    log-linear loss (real loss curves flatten, so the tokens are a lower bound): an order of magnitude, not a
-    forecast."""
-    pts = [p for p in rows if p.get("val") is not None and not p.get("tag")]
-    if len(pts) < 3:
+    """Where the trends of the evaluated snapshots put the criteria: validation loss against tokens, each
+    criterion against validation loss, solved for the criterion's threshold. An order of magnitude, not a forecast:
+
+    - the loss is fitted over every evaluated step two ways, log-linear (the same nats every doubling of the tokens)
+      and a power law (fewer nats every doubling, as real curves flatten): the tokens are given as that range;
+    - a criterion is fitted against the loss with one slope shared by the series of snapshots (one per tag: the
+      sampling changed between them, e.g. the re-strike rule) and an offset per series, and solved on the series
+      of the newest snapshot."""
+    pts = [p for p in rows if p.get("val") is not None]
+    val = {p["step"]: p["val"] for p in pts}
+    if len(val) < 3:
         return []
-    tok = [p["step"] * TOKENS_PER_STEP for p in pts]
-    loss = [p["val"] for p in pts]
-    a, b, _ = fit([math.log(t) for t in tok], loss)
+    steps = sorted(val)
+    tok = [s * TOKENS_PER_STEP for s in steps]
+    ln_tok = [math.log(t) for t in tok]
+    a, b, _ = fit(ln_tok, [val[s] for s in steps])
+    pa, pb, _ = fit(ln_tok, [math.log(val[s]) for s in steps])
+    newest = max(pts, key=lambda p: (p["step"], bool(p.get("tag"))))
+    tag = newest.get("tag") or ""
+    n_series = len({p.get("tag") or "" for p in pts})
     out = [
-        f"Trends over the {len(pts)} evaluated untagged snapshots (`projection()`: an order of magnitude, not a forecast): "
-        f"validation loss = {a:.2f} {b:+.3f} ln(tokens), {-b * math.log(2):.3f} nats per doubling of the tokens "
-        "(a log-linear fit; real loss curves flatten, so the tokens below are a lower bound)."
+        f"Trends over {len(pts)} evaluated rows ({len(val)} steps, {n_series} series; `projection()`: an order of "
+        f"magnitude, not a forecast): validation loss = {a:.2f} {b:+.3f} ln(tokens) (log-linear, "
+        f"{-b * math.log(2):.3f} nats per doubling), or {math.exp(pa):.1f} × tokens^{pb:.3f} (a power law: it "
+        f"flattens, {val[steps[-1]] * (1 - 2**pb):.3f} nats for the next doubling). Criteria are read on the "
+        f"series of the newest snapshot ({_name(newest)})."
     ]
+
+    def tokens_for(loss: float) -> list[float]:
+        """The tokens at which each loss trend reaches `loss` (inf where it never does)."""
+        return [
+            math.exp((loss - a) / b) if b < 0 else math.inf,
+            math.exp((math.log(loss) - pa) / pb) if pb < 0 and loss > 0 else math.inf,
+        ]
+
+    def reach(need: float) -> str:
+        lo, hi = sorted(tokens_for(need))
+        if not math.isfinite(lo):
+            return ", which the loss trends never reach"
+        span = f"~{lo / 1e9:.2g}" + (f"-{hi / 1e9:.2g}" if math.isfinite(hi) else "+") + " B tokens"
+        if not speed:
+            return f", {span}"
+        h_lo = max(0.0, lo - tok[-1]) / speed / 3600
+        h_hi = f"-{max(0.0, hi - tok[-1]) / speed / 3600:,.0f}" if math.isfinite(hi) else "+"
+        return f", {span}, ~{h_lo:,.0f}{h_hi} more hours at this run's {speed:,.0f} tokens/s"
+
     for name, key, se in (("style ratio", "style_ratio", "style_ratio_se"), ("mean OA", "mean_oa", None)):
         sigma = [max(p[se], 1e-3) for p in pts] if se else None
-        c, d, d_se = fit(loss, [p[key] for p in pts], sigma)
-        now = pts[-1][key]
+        offsets, d, d_se = fit_series(
+            [p["val"] for p in pts], [p.get("tag") or "" for p in pts], [p[key] for p in pts], sigma
+        )
+        now = newest[key]
         trend = f"{d:+.2f} ± {d_se:.2f} per nat of validation loss"
         if now >= target:
             out.append(f"- {name}: {now:.3f}, at or over {target} already.")
@@ -201,21 +255,15 @@ def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> li
             out.append(
                 f"- {name}: {now:.3f}, within 0.02 of {target}: seed-to-seed spread, not a trend, decides it."
             )
-        elif d >= 0 or abs(d) < 2 * d_se:
-            out.append(f"- {name}: {trend}: no clear trend with the loss, so no projection to {target}.")
+        elif d >= 0:
+            out.append(f"- {name}: {trend}: it does not improve with the loss, so no projection to {target}.")
         else:
-            need = (target - c) / d
-            tokens = math.exp((need - a) / b) if b < 0 else math.inf
-            hours = (tokens - tok[-1]) / speed / 3600 if speed and math.isfinite(tokens) else None
-            out.append(
-                f"- {name}: {trend}; {target} at a loss of {need:.2f}"
-                + (
-                    f", ~{tokens / 1e9:.2g} B tokens"
-                    if math.isfinite(tokens)
-                    else ", which the loss trend never reaches"
-                )
-                + (f", ~{hours:,.0f} more hours at this run's {speed:,.0f} tokens/s." if hours else ".")
-            )
+            need = (target - offsets[tag]) / d
+            where = f"{target} at a loss of {need:.2f}{reach(need)}"
+            if abs(d) < 2 * d_se:
+                out.append(f"- {name}: {trend}, within two standard errors of none; at face value {where}.")
+            else:
+                out.append(f"- {name}: {trend}; {where}.")
     return out
 
 
@@ -245,10 +293,25 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     ax1.set_title("sample-side criteria vs training")
     steps = sorted(s for s in val if s > 0)
     ax2.plot([s * TOKENS_PER_STEP / 1e6 for s in steps], [val[s] for s in steps], linewidth=0.8, color="C2")
-    ax2.plot(tok, [p["val"] for p in rows], "o", color="C3", label="evaluated snapshots")
+    evaluated = sorted({p["step"]: p["val"] for p in rows + tagged if p["val"] is not None}.items())
+    ax2.plot([s * TOKENS_PER_STEP / 1e6 for s, _ in evaluated], [v for _, v in evaluated], "o", color="C3",
+             label="evaluated snapshots")  # fmt: skip
     ax2.set_xlabel("training tokens (M)")
     ax2.set_ylabel("validation loss (nats/token)")
-    ax2.set_ylim(2.4, 3.6)
+    if len(evaluated) >= 3:  # the two loss trends of `projection()`, on to 3x the tokens
+        ln_tok = [math.log(s * TOKENS_PER_STEP) for s, _ in evaluated]
+        a, b, _ = fit(ln_tok, [v for _, v in evaluated])
+        pa, pb, _ = fit(ln_tok, [math.log(v) for _, v in evaluated])
+        x = [
+            evaluated[0][0] * TOKENS_PER_STEP * (3 * evaluated[-1][0] / evaluated[0][0]) ** (i / 50)
+            for i in range(51)
+        ]
+        ax2.plot([t / 1e6 for t in x], [a + b * math.log(t) for t in x], "--", color="C0", linewidth=1,
+                 label="log-linear trend")  # fmt: skip
+        ax2.plot([t / 1e6 for t in x], [math.exp(pa) * t**pb for t in x], ":", color="C1", linewidth=1.2,
+                 label="power-law trend")  # fmt: skip
+        evaluated.append((3 * evaluated[-1][0], a + b * math.log(x[-1])))  # the y-range holds the trends
+    ax2.set_ylim(min([val[s] for s in steps] + [v for _, v in evaluated]) - 0.05, 3.6)
     ax2.legend(fontsize=8)
     ax2.set_title("validation loss")
     fig.tight_layout()
