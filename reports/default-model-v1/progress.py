@@ -12,7 +12,7 @@ OUT.json (the pooled rows). The reports are large and not kept; `--previous` tak
 on the command line replaces its earlier row). A TAG marks a snapshot sampled another way than the series (e.g.
 `32000:restrike=...` for samples drawn under `--min-restrike`): its row is listed beside the untagged one of its
 step; the trends (`projection()`) give each way of sampling (untagged, and each tag) its own offset and read
-the criteria on the newest snapshot's.
+the criteria on the series of the last snapshot given (or of the newest row).
 
 The style figures carry a standard error (binomial, per style, over the pooled samples, propagated to the mean),
 and the table ends with what real music itself would score on "no style at zero": the chance that the
@@ -147,7 +147,8 @@ def main() -> None:
         f"excerpts averaged over these styles; real excerpts would leave no style at zero with probability "
         f"{real_passes(real, 16):.0%} at 16 samples a style and {real_passes(real, 32):.0%} at 32.",
     ]
-    lines += ["", *projection(rows, tokens_per_s(a.log))]
+    series = a.snapshots[-1].split("=", 1)[0].partition(":")[2] if a.snapshots else None
+    lines += ["", *projection(rows, tokens_per_s(a.log), series)]
     text = "\n".join(lines) + "\n"
     a.out.write_text(text)
     a.out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
@@ -195,7 +196,9 @@ def fit_series(
     return dict(zip(names, map(float, beta[1:]), strict=True)), float(beta[0]), float(math.sqrt(cov[0, 0]))
 
 
-def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> list[str]:
+def projection(
+    rows: list[dict], speed: float | None, series: str | None = None, target: float = 0.6
+) -> list[str]:
     """Where the trends of the evaluated snapshots put the criteria: validation loss against tokens, each
     criterion against validation loss, solved for the criterion's threshold. An order of magnitude, not a forecast:
 
@@ -203,7 +206,7 @@ def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> li
       and a power law (fewer nats every doubling, as real curves flatten): the tokens are given as that range;
     - a criterion is fitted against the loss with one slope shared by the series of snapshots (one per tag: the
       sampling changed between them, e.g. the re-strike rule) and an offset per series, and solved on the series
-      of the newest snapshot."""
+      of `series` (a tag; None: the newest snapshot's), at its newest snapshot."""
     pts = [p for p in rows if p.get("val") is not None]
     val = {p["step"]: p["val"] for p in pts}
     if len(val) < 3:
@@ -213,15 +216,17 @@ def projection(rows: list[dict], speed: float | None, target: float = 0.6) -> li
     ln_tok = [math.log(t) for t in tok]
     a, b, _ = fit(ln_tok, [val[s] for s in steps])
     pa, pb, _ = fit(ln_tok, [math.log(val[s]) for s in steps])
-    newest = max(pts, key=lambda p: (p["step"], bool(p.get("tag"))))
-    tag = newest.get("tag") or ""
+    if series is None:
+        series = max(pts, key=lambda p: p["step"]).get("tag") or ""
+    tag = series
+    newest = max((p for p in pts if (p.get("tag") or "") == tag), key=lambda p: p["step"])
     n_series = len({p.get("tag") or "" for p in pts})
     out = [
         f"Trends over {len(pts)} evaluated rows ({len(val)} steps, {n_series} series; `projection()`: an order of "
         f"magnitude, not a forecast): validation loss = {a:.2f} {b:+.3f} ln(tokens) (log-linear, "
         f"{-b * math.log(2):.3f} nats per doubling), or {math.exp(pa):.1f} × tokens^{pb:.3f} (a power law: it "
         f"flattens, {val[steps[-1]] * (1 - 2**pb):.3f} nats for the next doubling). Criteria are read on the "
-        f"series of the newest snapshot ({_name(newest)})."
+        f"series of {_name(newest)}."
     ]
 
     def tokens_for(loss: float) -> list[float]:
