@@ -265,6 +265,11 @@ def projection(
         else:
             need = (target - offsets[tag]) / d
             where = f"{target} at a loss of {need:.2f}{reach(need)}"
+            if need >= newest["val"]:  # the fitted line is past the threshold already; this snapshot is not
+                where = (
+                    f"the fit puts {target} at a loss of {need:.2f}, above this snapshot's {newest['val']:.3f}: "
+                    f"its {now:.3f} is snapshot-to-snapshot scatter, not distance"
+                )
             if abs(d) < 2 * d_se:
                 out.append(f"- {name}: {trend}, within two standard errors of none; at face value {where}.")
             else:
