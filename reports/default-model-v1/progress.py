@@ -218,8 +218,7 @@ def projection(
     pa, pb, _ = fit(ln_tok, [math.log(val[s]) for s in steps])
     if series is None:
         series = max(pts, key=lambda p: p["step"]).get("tag") or ""
-    tag = series
-    newest = max((p for p in pts if (p.get("tag") or "") == tag), key=lambda p: p["step"])
+    newest = max((p for p in pts if (p.get("tag") or "") == series), key=lambda p: p["step"])
     n_series = len({p.get("tag") or "" for p in pts})
     out = [
         f"Trends over {len(pts)} evaluated rows ({len(val)} steps, {n_series} series; `projection()`: an order of "
@@ -263,7 +262,7 @@ def projection(
         elif d >= 0:
             out.append(f"- {name}: {trend}: it does not improve with the loss, so no projection to {target}.")
         else:
-            need = (target - offsets[tag]) / d
+            need = (target - offsets[series]) / d
             where = f"{target} at a loss of {need:.2f}{reach(need)}"
             if need >= newest["val"]:  # the fitted line is past the threshold already; this snapshot is not
                 where = (
