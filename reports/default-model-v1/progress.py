@@ -165,17 +165,6 @@ def tokens_per_s(log: Path, last: int = 2000) -> float | None:
     return sorted(speeds)[len(speeds) // 2] if speeds else None
 
 
-def fit(xs: list[float], ys: list[float], sigma: list[float] | None = None) -> tuple[float, float, float]:
-    """Least squares y = a + b x (weighted by 1 / sigma^2 when given): a, b and b's standard error."""
-    import numpy as np
-
-    (b, a), cov = np.polyfit(xs, ys, 1, w=None if sigma is None else 1 / np.asarray(sigma), cov="unscaled")
-    if sigma is None:  # no error bars: scale by the residuals
-        resid = np.asarray(ys) - (a + b * np.asarray(xs))
-        cov = cov * float(resid @ resid) / max(1, len(xs) - 2)
-    return float(a), float(b), float(math.sqrt(cov[0][0]))
-
-
 def fit_series(
     xs: list[float], series: list[str], ys: list[float], sigma: list[float] | None = None
 ) -> tuple[dict[str, float], float, float]:
@@ -196,6 +185,23 @@ def fit_series(
     return dict(zip(names, map(float, beta[1:]), strict=True)), float(beta[0]), float(math.sqrt(cov[0, 0]))
 
 
+def fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares y = a + b x: a, b and b's standard error (scaled by the residuals)."""
+    offsets, b, b_se = fit_series(xs, [""] * len(xs), ys)
+    return offsets[""], b, b_se
+
+
+def loss_trends(val: dict[int, float]) -> tuple[float, float, float, float]:
+    """The two fits of the validation loss L at the evaluated steps against the tokens D: log-linear,
+    L = a + b ln D (the same nats every doubling), and a power law, L = exp(pa) D^pb (fewer nats every doubling, as
+    real curves flatten). Returns a, b, pa, pb."""
+    steps = sorted(val)
+    ln_tok = [math.log(s * TOKENS_PER_STEP) for s in steps]
+    a, b, _ = fit(ln_tok, [val[s] for s in steps])
+    pa, pb, _ = fit(ln_tok, [math.log(val[s]) for s in steps])
+    return a, b, pa, pb
+
+
 def projection(
     rows: list[dict], speed: float | None, series: str | None = None, target: float = 0.6
 ) -> list[str]:
@@ -212,10 +218,8 @@ def projection(
     if len(val) < 3:
         return []
     steps = sorted(val)
-    tok = [s * TOKENS_PER_STEP for s in steps]
-    ln_tok = [math.log(t) for t in tok]
-    a, b, _ = fit(ln_tok, [val[s] for s in steps])
-    pa, pb, _ = fit(ln_tok, [math.log(val[s]) for s in steps])
+    last_tokens = steps[-1] * TOKENS_PER_STEP
+    a, b, pa, pb = loss_trends(val)
     if series is None:
         series = max(pts, key=lambda p: p["step"]).get("tag") or ""
     newest = max((p for p in pts if (p.get("tag") or "") == series), key=lambda p: p["step"])
@@ -242,8 +246,8 @@ def projection(
         span = f"~{lo / 1e9:.2g}" + (f"-{hi / 1e9:.2g}" if math.isfinite(hi) else "+") + " B tokens"
         if not speed:
             return f", {span}"
-        h_lo = max(0.0, lo - tok[-1]) / speed / 3600
-        h_hi = f"-{max(0.0, hi - tok[-1]) / speed / 3600:,.0f}" if math.isfinite(hi) else "+"
+        h_lo = max(0.0, lo - last_tokens) / speed / 3600
+        h_hi = f"-{max(0.0, hi - last_tokens) / speed / 3600:,.0f}" if math.isfinite(hi) else "+"
         return f", {span}, ~{h_lo:,.0f}{h_hi} more hours at this run's {speed:,.0f} tokens/s"
 
     for name, key, se in (("style ratio", "style_ratio", "style_ratio_se"), ("mean OA", "mean_oa", None)):
@@ -308,9 +312,7 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     ax2.set_xlabel("training tokens (M)")
     ax2.set_ylabel("validation loss (nats/token)")
     if len(evaluated) >= 3:  # the two loss trends of `projection()`, on to 3x the tokens
-        ln_tok = [math.log(s * TOKENS_PER_STEP) for s, _ in evaluated]
-        a, b, _ = fit(ln_tok, [v for _, v in evaluated])
-        pa, pb, _ = fit(ln_tok, [math.log(v) for _, v in evaluated])
+        a, b, pa, pb = loss_trends(dict(evaluated))
         x = [
             evaluated[0][0] * TOKENS_PER_STEP * (3 * evaluated[-1][0] / evaluated[0][0]) ** (i / 50)
             for i in range(51)
