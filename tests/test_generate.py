@@ -270,3 +270,32 @@ def test_the_shipped_model_s_piano_never_restrikes_a_key_within_50_ms():
     assert all(len(c.piece) > 20 for c in ruled)
     free = composer.compose(composer.config(min_restrike=None, instruments=("piano",), **kw_cfg))
     assert sum(_restrikes(c.piece) for c in free) > 0
+
+
+
+def onset_gaps_over(piece: Piece, cap: float, lo: float = 0.0, hi: float = float("inf")) -> list[tuple]:
+    """The gaps between consecutive onsets (a, b), a in [lo, hi - cap), longer than `cap` while a note struck by a
+    still sounded `cap` after it: what `max_hold` forbids."""
+    unit = VOCAB.config.time_unit_ms / 1000
+    n = piece.notes
+    starts = np.unique(np.r_[lo, n["start"][(n["start"] >= lo) & (n["start"] < hi)]])
+    bad = []
+    for a, b in zip(starts[:-1], np.r_[starts[1:], hi][: len(starts) - 1], strict=True):
+        if a + cap < hi and b - a > cap + unit / 2:
+            sounding = n[(n["start"] <= a) & (n["end"] > a)]
+            if len(sounding) and sounding["end"].max() > a + cap + unit / 2:
+                bad.append((a, b))
+    return bad
+
+
+def test_max_hold_reaches_the_grammar(model):
+    """With `max_hold` 0.3 s and no silence cap, whatever the random model samples, no notes are held past 0.3 s
+    without a new onset; without it they are; a bad value is a one-line error."""
+    kw = dict(instruments=("piano", "cello"), seconds=8, candidates=4, seed=3, max_silence=None)
+    held = generate_ids(model, VOCAB, GenerateConfig(max_hold=None, **kw))
+    capped = generate_ids(model, VOCAB, GenerateConfig(max_hold=0.3, **kw))
+    assert sum(len(onset_gaps_over(decode(g.ids, VOCAB)[0], 0.3)) for g in held) > 0
+    assert all(not onset_gaps_over(decode(g.ids, VOCAB)[0], 0.3) for g in capped)
+    with pytest.raises(ValueError, match="max_hold"):
+        GenerateConfig(max_hold=0)
+    assert_user_error(main("generate", "--max-hold", "-1", "--no-audio"), "--max-hold must be > 0")

@@ -6,6 +6,7 @@ from conftest import loadable_files
 
 from musenet.codec.decode import decode
 from musenet.codec.encode import encode
+from musenet.codec.events import Piece, make_notes
 from musenet.codec.grammar import Grammar
 from musenet.codec.midi_io import read_midi
 from musenet.codec.vocab import Vocab
@@ -67,10 +68,21 @@ def test_random_streams_under_the_mask_decode_cleanly():
         pitched = piece.notes[piece.notes["program"] != 128]
         last = max(pitched["end"].max(initial=0), piece.notes["start"].max(initial=0))
         assert 4.0 <= last <= 5.0 + 1e-9  # ended after min_end, never past the requested duration
-        # its notes were within every rule: encoding them changes nothing
-        again, _ = decode(encode(piece, VOCAB, style="bach").ids, VOCAB)
+        # its notes were within every rule: encoding them changes nothing, and the encoder writes the stream's
+        # own tokens (its waits too: one per gap, never a chain of short ones) before the duration's moment
+        # (where the grammar lets the last note-offs come in any order)
+        enc = encode(piece, VOCAB, style="bach").ids
+        again, _ = decode(enc, VOCAB)
         assert np.array_equal(again.notes, piece.notes)
+        assert np.array_equal(body(np.array(s), duration), body(enc, duration))
         assert len(piece) > 20
+
+
+def body(ids: np.ndarray, duration: int) -> np.ndarray:
+    """The tokens after `start` up to the wait that takes the clock to `duration`."""
+    ids = ids[int(np.flatnonzero(ids == VOCAB.start)[0]) + 1 :]
+    wait = np.where((ids >= VOCAB.wait_offset) & (ids < VOCAB.style_offset), ids - VOCAB.wait_offset + 1, 0)
+    return ids[np.cumsum(wait) < duration]
 
 
 @pytest.mark.parametrize("cap", [None, 150])
@@ -152,13 +164,14 @@ def test_a_key_is_struck_again_no_sooner_than_min_restrike(limit):
         assert allowed.any(), "a dead end"
         waits = np.flatnonzero(allowed & g.is_wait)
         t = (key_off if allowed[key_off] else key_on if allowed[key_on] else waits.min() if len(waits)
-             else VOCAB.end)  # fmt: skip
+             else np.flatnonzero(allowed)[0])  # fmt: skip
         ids.append(int(t))
         g.push(np.array([t]))
     piece, repairs = decode(np.array(ids), VOCAB)
     assert not repairs and g.time[0] == 300
-    gaps = np.diff(np.sort(piece.notes["start"])) / (VOCAB.config.time_unit_ms / 1000)
-    assert len(piece) > 10
+    starts = piece.notes["start"][piece.notes["pitch"] == 60]
+    gaps = np.diff(np.sort(starts)) / (VOCAB.config.time_unit_ms / 1000)
+    assert len(starts) > 10
     assert np.round(gaps).min() == (1 if limit is None else limit)
 
 
@@ -174,3 +187,73 @@ def test_min_restrike_leaves_drums_alone_and_is_checked():
     assert g.mask()[0, hit]
     with pytest.raises(ValueError, match="min_restrike"):
         Grammar(VOCAB, 1, [drums], duration=100, min_restrike=0)
+
+
+@pytest.mark.parametrize("cap", [None, 200])
+def test_a_held_chord_gets_a_new_onset_within_max_hold(cap):
+    """A stream that strikes a chord and then waits whenever it may (the longest wait), else strikes the lowest
+    allowed key, else takes the first allowed token: without `max_hold` it holds the chord to the end with no other
+    onset (the drone a small model can fall into); with it, no more than `cap` units pass between onsets while
+    notes sound, and the stream still ends cleanly."""
+    names = [i.name for i in VOCAB.config.instruments]
+    piano = names.index("piano")
+    g = Grammar(VOCAB, 1, [piano], duration=1500, min_end=1500, max_hold=cap)
+    chord = [int(VOCAB.note_id(piano, 5, p)) for p in (48, 55, 64)]
+    ids = [VOCAB.style_id("romantic"), VOCAB.instrument_offset + piano, VOCAB.start, *chord]
+    for t in ids:
+        g.push(np.array([t]))
+    while not g.ended[0]:
+        allowed = g.mask()[0]
+        assert allowed.any(), "a dead end"
+        waits = np.flatnonzero(allowed & g.is_wait)
+        ons = np.flatnonzero(allowed & g.is_on)
+        t = waits.max() if len(waits) else ons[0] if len(ons) else np.flatnonzero(allowed)[0]
+        ids.append(int(t))
+        g.push(np.array([t]))
+    piece, repairs = decode(np.array(ids), VOCAB)
+    assert not repairs and g.time[0] == 1500
+    starts = np.unique(piece.notes["start"]) / (VOCAB.config.time_unit_ms / 1000)
+    if cap is None:
+        assert len(starts) == 1 and len(piece) == 3  # the chord, held 15 s
+        return
+    assert len(starts) >= 1500 // cap and np.diff(np.round(starts)).max() <= cap
+    # its notes were within every rule: encoding them changes nothing
+    again, _ = decode(encode(piece, VOCAB, style="romantic").ids, VOCAB)
+    assert np.array_equal(again.notes, piece.notes)
+
+
+def test_max_hold_leaves_silence_alone_and_is_checked():
+    """`max_hold` counts only while something sounds: a silent stream may wait (`max_silence` caps that)."""
+    names = [i.name for i in VOCAB.config.instruments]
+    piano = names.index("piano")
+    g = Grammar(VOCAB, 1, [piano], duration=1000, max_hold=50)
+    for t in (VOCAB.style_id("piano"), VOCAB.instrument_offset + piano, VOCAB.start):
+        g.push(np.array([t]))
+    longest = VOCAB.wait_offset + VOCAB.config.max_wait - 1
+    assert g.mask()[0, longest]  # 1.28 s of silence: allowed
+    g.push(np.array([int(VOCAB.note_id(piano, 5, 60))]))
+    assert not g.mask()[0, longest]  # a note sounds: at most 50 units to the next onset
+    assert g.mask()[0, VOCAB.wait_offset + 49] and not g.mask()[0, VOCAB.wait_offset + 50]
+    with pytest.raises(ValueError, match="max_hold"):
+        Grammar(VOCAB, 1, [piano], duration=100, max_hold=0)
+
+
+def test_a_wait_follows_a_wait_only_after_the_longest():
+    """The encoder writes a gap as one wait, or full waits then the rest: a stream may not chain `wait:1 wait:1 …`
+    (the spiral a guided model fell into: 29 s of 10 ms waits), but a gap longer than `max_wait` still goes on."""
+    names = [i.name for i in VOCAB.config.instruments]
+    piano = names.index("piano")
+    g = Grammar(VOCAB, 2, [piano], duration=1000)
+    for t in (VOCAB.style_id("piano"), VOCAB.instrument_offset + piano, VOCAB.start):
+        g.push(np.full(2, t))
+    waits = np.flatnonzero(g.is_wait)
+    assert g.mask()[:, waits].all()  # at the start: any wait
+    g.push(np.array([VOCAB.wait_offset, VOCAB.wait_offset + VOCAB.config.max_wait - 1]))  # wait:1, wait:max
+    mask = g.mask()
+    assert not mask[0, waits].any() and mask[0, g.is_on].any()  # after wait:1 a note, not another wait
+    assert mask[1, waits].all()  # after wait:max_wait, the rest of a long gap
+    g.push(np.array([int(VOCAB.note_id(piano, 5, 60))] * 2))
+    assert g.mask()[:, waits].any(axis=1).all()  # after a note, waits again
+    enc = encode(Piece(make_notes([0.0, 3.0], [0.5, 3.5], [60, 62], [80, 80], [0, 0]), style="piano"), VOCAB)
+    kinds = [VOCAB.kind(int(t)) for t in enc.ids]
+    assert sum(a == b == "wait" for a, b in zip(kinds[:-1], kinds[1:], strict=True)) == 1  # 2.5 s: wait:128 + rest

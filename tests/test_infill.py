@@ -184,3 +184,16 @@ def test_a_model_that_never_learned_infilling_says_so():
     old = Vocab(VocabConfig(infill=False))
     with pytest.raises(UserError, match="never learned infilling"):
         Composer(tiny_model(old), old).infill(random_piece(0), start=1, end=2)
+
+
+def test_infill_holds_no_note_past_max_hold(composer):
+    """A span of solo piano redone with `max_hold` 0.3 s: from the span's start (where notes may already sound) to
+    its end, no note is held more than 0.3 s with no onset after it; without the cap the random model does it."""
+    from test_generate import onset_gaps_over
+
+    source = random_piece(5, n=60, programs=(0,))
+    kw = dict(start=4.0, end=12.0, candidates=3, seed=1)
+    capped = composer.regenerate(source, composer.infill_config(max_hold=0.3, **kw))
+    held = composer.regenerate(source, composer.infill_config(max_hold=None, **kw))
+    assert all(not onset_gaps_over(c.piece, 0.3, 4.0, 12.0) for c in capped)
+    assert sum(len(onset_gaps_over(c.piece, 0.3, 4.0, 12.0)) for c in held) > 0

@@ -11,10 +11,16 @@ have written, and so decodes with no repairs:
 - a note-off only for a sounding note;
 - a wait only while it keeps the clock at or before the requested duration; once the clock reaches it, only the
   note-offs of sounding notes, then drum hits (which need no note-off) and `end` remain;
+- a wait right after a wait only after `wait:max_wait`: the encoder writes a gap as one wait, or as full waits
+  and then the rest, never as `wait:1 wait:1 …` (a model that samples such a chain is off its training data, and
+  can spiral into seconds of 10 ms waits);
 - `end` only when nothing sounds and the clock has reached `min_end`; after `end`, only pad;
 - with `max_silence`, a wait only while it keeps the current silence (nothing sounding, no onset) within that
   many time units, so a stream cannot drift into minutes of nothing: generation sets it, the encoder's
   acceptance of real files does not need it;
+- with `max_hold`, a wait only while it keeps the time since the last onset within that many time units when
+  something sounds, so a stream cannot hold a chord and wait out the piece in 10 ms steps (past it, the next token
+  strikes or releases a note); generation sets it, the encoder does not;
 - with `min_restrike`, a pitched note-on only if that key was last struck at least that many time units ago:
   real music re-strikes a key sooner for 0.2 % of its onsets (doubled notes in renders, mostly), but a small model
   can fall into striking one key every 10-30 ms (a machine-gun stutter); generation sets it, the encoder does not;
@@ -71,10 +77,12 @@ class Grammar:
         must_play: Sequence[int] = (),
         entry: int | None = None,
         min_restrike: int | None = None,
+        max_hold: int | None = None,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
-        `max_silence`, `min_restrike`: time units (`max_silence` None: silences of any length; `min_restrike` None:
-        a key may be struck again at the next moment). `tokens`: the ids `mask()` decides
+        `max_silence`, `min_restrike`, `max_hold`: time units (`max_silence` None: silences of any length;
+        `min_restrike` None: a key may be struck again at the next moment; `max_hold` None: notes may be held with
+        no new onset for any length of time). `tokens`: the ids `mask()` decides
         on, its columns in that order (None: the whole vocabulary); a generator that can draw only some tokens
         asks for those alone, at a fraction of the cost (the others' logits are never computed).
 
@@ -95,6 +103,9 @@ class Grammar:
         if min_restrike is not None and min_restrike < 1:
             raise ValueError(f"min_restrike must be >= 1 time unit, got {min_restrike}")
         self.min_restrike = min_restrike
+        if max_hold is not None and max_hold < 1:
+            raise ValueError(f"max_hold must be >= 1 time unit, got {max_hold}")
+        self.max_hold = max_hold
         cfg = vocab.config
         V, n = vocab.size, vocab.n_notes
         table = vocab.note_table
@@ -145,6 +156,8 @@ class Grammar:
         self.onsets = np.zeros(batch, np.int64)  # note-ons at the current moment
         self.time = np.zeros(batch, np.int64)
         self.quiet_from = np.zeros(batch, np.int64)  # the last time something sounded or started
+        self.onset_at = np.zeros(batch, np.int64)  # the last time a note started (or the stream began)
+        self.after_wait = np.zeros(batch, bool)  # the last token was a wait shorter than max_wait
         self.ended = np.zeros(batch, bool)
         self.played = np.zeros((batch, len(cfg.instruments)), bool)  # instruments with a note-on so far
 
@@ -155,6 +168,8 @@ class Grammar:
         self.started[:] = True
         self.time[:] = int(clock)
         self.quiet_from[:] = int(clock)
+        self.onset_at[:] = int(clock)
+        self.after_wait[:] = False
         self.sounding[:] = False
         self.sounding[:, keys] = True
         self.n_sounding[:] = len(np.unique(keys))
@@ -176,10 +191,13 @@ class Grammar:
         if self.min_restrike is not None:
             recent = np.take(self.struck, c.key, axis=1) > (self.time - self.min_restrike)[:, None]
             ons &= ~recent | c.is_drum
-        waits = c.is_wait & (self.time[:, None] + c.wait_len <= self.duration)
+        waits = c.is_wait & (self.time[:, None] + c.wait_len <= self.duration) & ~self.after_wait[:, None]
         if self.max_silence is not None:
             too_long = self.time[:, None] + c.wait_len - self.quiet_from[:, None] > self.max_silence
             waits &= ~(silent & too_long)
+        if self.max_hold is not None:
+            held_too_long = self.time[:, None] + c.wait_len - self.onset_at[:, None] > self.max_hold
+            waits &= ~(~silent & held_too_long)
         allowed = offs | ons | waits
         end_ok = (self.n_sounding == 0) & (self.time >= self.min_end)
         allowed[:, c.end] = end_ok[:, None]
@@ -229,10 +247,12 @@ class Grammar:
         wait = self.wait_len[tokens] * ~self.ended
         moved = wait > 0
         self.time += wait
+        self.after_wait = moved & (wait < cfg.max_wait)
         self.onsets[moved] = 0
         self.last_on[moved] = -1
         self.last_off[moved] = -1
         self.quiet_from = np.where((self.n_sounding > 0) | on, self.time, self.quiet_from)
+        self.onset_at = np.where(on, self.time, self.onset_at)
         self.started |= tokens == v.start
         self.ended |= tokens == self.closer
         chord = np.where(on, np.minimum(self.onsets, cfg.max_chord), 0)

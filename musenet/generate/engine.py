@@ -39,7 +39,7 @@ from ..codec.vocab import Vocab
 from ..errors import UserError
 from ..model.decode import Decoder
 from ..model.gpt import Positions
-from .config import GenerateConfig, SampleConfig, restrike_units
+from .config import GenerateConfig, SampleConfig, units
 from .sampling import sample
 
 # A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
@@ -181,7 +181,6 @@ def generate_ids(
         present |= {int(k) for k in np.unique(vocab.note_table[body[body < vocab.n_notes], 0])}
     new_units = max(1, round(cfg.seconds * 1000 / unit_ms))
     duration = primer_units + new_units
-    silence = None if cfg.max_silence is None else max(1, round(cfg.max_silence * 1000 / unit_ms))
     # the tokens the grammar can ever allow from here: logits, masks and sampling are over these alone
     rows = reachable(vocab, sorted(present))
     grammar = Grammar(
@@ -190,9 +189,10 @@ def generate_ids(
         allowed,
         duration,
         min_end=primer_units + round(cfg.min_fraction * new_units),
-        max_silence=silence,
+        max_silence=units(cfg.max_silence, unit_ms),
         tokens=rows,
-        min_restrike=restrike_units(cfg.min_restrike, unit_ms),
+        min_restrike=units(cfg.min_restrike, unit_ms),
+        max_hold=units(cfg.max_hold, unit_ms),
         must_play=allowed if cfg.entry is not None else (),
         entry=None
         if cfg.entry is None

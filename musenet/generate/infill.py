@@ -27,7 +27,7 @@ from ..codec.positions import countdown_of, part_of
 from ..codec.rules import to_units
 from ..codec.vocab import Vocab
 from ..errors import UserError
-from .config import InfillConfig, restrike_units
+from .config import InfillConfig, units
 from .engine import Generated, sample_streams
 
 MIN_CONTEXT = 32  # context tokens the middle always leaves room for
@@ -147,7 +147,8 @@ def infill_ids(
         closer=vocab.special("fill_end"),
         piece_duration=p.duration,
         drums_at_limit=False,
-        min_restrike=restrike_units(cfg.min_restrike, vocab.config.time_unit_ms),
+        min_restrike=units(cfg.min_restrike, vocab.config.time_unit_ms),
+        max_hold=units(cfg.max_hold, vocab.config.time_unit_ms),
     )
     grammar.begin(p.t0, p.sounding)
 
