@@ -272,7 +272,6 @@ def test_the_shipped_model_s_piano_never_restrikes_a_key_within_50_ms():
     assert sum(_restrikes(c.piece) for c in free) > 0
 
 
-
 def onset_gaps_over(piece: Piece, cap: float, lo: float = 0.0, hi: float = float("inf")) -> list[tuple]:
     """The gaps between consecutive onsets (a, b), a in [lo, hi - cap), longer than `cap` while a note struck by a
     still sounded `cap` after it: what `max_hold` forbids."""

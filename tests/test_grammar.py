@@ -85,6 +85,21 @@ def body(ids: np.ndarray, duration: int) -> np.ndarray:
     return ids[np.cumsum(wait) < duration]
 
 
+def drive(g: Grammar, prefix: list[int], choose) -> tuple:
+    """One stream pushed through `prefix`, then through `choose(allowed)`'s token at every step until it ends
+    (never at a dead end); its decoded piece and repairs."""
+    ids = list(prefix)
+    for t in ids:
+        g.push(np.array([t]))
+    while not g.ended[0]:
+        allowed = g.mask()[0]
+        assert allowed.any(), "a dead end"
+        t = int(choose(allowed))
+        ids.append(t)
+        g.push(np.array([t]))
+    return decode(np.array(ids), VOCAB)
+
+
 @pytest.mark.parametrize("cap", [None, 150])
 def test_silence_is_capped_when_asked(cap):
     # a stream that waits whenever it may (the longest wait), else ends, else plays the lowest allowed note
@@ -122,22 +137,18 @@ def test_every_asked_instrument_enters_by_the_entry_time(entry):
     asked = [names.index("piano"), names.index("trumpet")]
     must = dict(must_play=asked, entry=entry) if entry else {}
     g = Grammar(VOCAB, 1, asked, duration=2000, min_end=1600, max_silence=150, **must)
-    ids = [VOCAB.style_id("jazz"), *(VOCAB.instrument_offset + k for k in asked), VOCAB.start]
-    for t in ids:
-        g.push(np.array([t]))
     piano = g.is_on & (g.inst == asked[0])
-    while not g.ended[0]:
-        allowed = g.mask()[0]
-        assert allowed.any(), "a dead end"
+
+    def choose(allowed):
         waits = np.flatnonzero(allowed & g.is_wait)
         offs = np.flatnonzero(allowed & g.is_off)
         ons = np.flatnonzero(allowed & piano)
         others = np.flatnonzero(allowed)
-        t = (offs[0] if len(offs) else ons[0] if len(ons) and g.onsets[0] == 0 else waits.max() if len(waits)
-             else VOCAB.end if allowed[VOCAB.end] else others[0])  # fmt: skip
-        ids.append(int(t))
-        g.push(np.array([t]))
-    piece, repairs = decode(np.array(ids), VOCAB)
+        return (offs[0] if len(offs) else ons[0] if len(ons) and g.onsets[0] == 0 else waits.max() if len(waits)
+                else VOCAB.end if allowed[VOCAB.end] else others[0])  # fmt: skip
+
+    prefix = [VOCAB.style_id("jazz"), *(VOCAB.instrument_offset + k for k in asked), VOCAB.start]
+    piece, repairs = drive(g, prefix, choose)
     assert not repairs and g.time[0] == 2000
     trumpet = piece.notes[piece.notes["program"] == VOCAB.config.instruments[asked[1]].programs[0]]
     if entry is None:
@@ -155,19 +166,14 @@ def test_a_key_is_struck_again_no_sooner_than_min_restrike(limit):
     names = [i.name for i in VOCAB.config.instruments]
     piano = names.index("piano")
     g = Grammar(VOCAB, 1, [piano], duration=300, min_end=300, min_restrike=limit)
-    ids = [VOCAB.style_id("piano"), VOCAB.instrument_offset + piano, VOCAB.start]
-    for t in ids:
-        g.push(np.array([t]))
     key_on, key_off = int(VOCAB.note_id(piano, 5, 60)), int(VOCAB.note_id(piano, 0, 60))
-    while not g.ended[0]:
-        allowed = g.mask()[0]
-        assert allowed.any(), "a dead end"
+
+    def choose(allowed):
         waits = np.flatnonzero(allowed & g.is_wait)
-        t = (key_off if allowed[key_off] else key_on if allowed[key_on] else waits.min() if len(waits)
-             else np.flatnonzero(allowed)[0])  # fmt: skip
-        ids.append(int(t))
-        g.push(np.array([t]))
-    piece, repairs = decode(np.array(ids), VOCAB)
+        return (key_off if allowed[key_off] else key_on if allowed[key_on] else waits.min() if len(waits)
+                else np.flatnonzero(allowed)[0])  # fmt: skip
+
+    piece, repairs = drive(g, [VOCAB.style_id("piano"), VOCAB.instrument_offset + piano, VOCAB.start], choose)
     assert not repairs and g.time[0] == 300
     starts = piece.notes["start"][piece.notes["pitch"] == 60]
     gaps = np.diff(np.sort(starts)) / (VOCAB.config.time_unit_ms / 1000)
@@ -199,18 +205,14 @@ def test_a_held_chord_gets_a_new_onset_within_max_hold(cap):
     piano = names.index("piano")
     g = Grammar(VOCAB, 1, [piano], duration=1500, min_end=1500, max_hold=cap)
     chord = [int(VOCAB.note_id(piano, 5, p)) for p in (48, 55, 64)]
-    ids = [VOCAB.style_id("romantic"), VOCAB.instrument_offset + piano, VOCAB.start, *chord]
-    for t in ids:
-        g.push(np.array([t]))
-    while not g.ended[0]:
-        allowed = g.mask()[0]
-        assert allowed.any(), "a dead end"
+
+    def choose(allowed):
         waits = np.flatnonzero(allowed & g.is_wait)
         ons = np.flatnonzero(allowed & g.is_on)
-        t = waits.max() if len(waits) else ons[0] if len(ons) else np.flatnonzero(allowed)[0]
-        ids.append(int(t))
-        g.push(np.array([t]))
-    piece, repairs = decode(np.array(ids), VOCAB)
+        return waits.max() if len(waits) else ons[0] if len(ons) else np.flatnonzero(allowed)[0]
+
+    prefix = [VOCAB.style_id("romantic"), VOCAB.instrument_offset + piano, VOCAB.start, *chord]
+    piece, repairs = drive(g, prefix, choose)
     assert not repairs and g.time[0] == 1500
     starts = np.unique(piece.notes["start"]) / (VOCAB.config.time_unit_ms / 1000)
     if cap is None:
@@ -256,4 +258,5 @@ def test_a_wait_follows_a_wait_only_after_the_longest():
     assert g.mask()[:, waits].any(axis=1).all()  # after a note, waits again
     enc = encode(Piece(make_notes([0.0, 3.0], [0.5, 3.5], [60, 62], [80, 80], [0, 0]), style="piano"), VOCAB)
     kinds = [VOCAB.kind(int(t)) for t in enc.ids]
-    assert sum(a == b == "wait" for a, b in zip(kinds[:-1], kinds[1:], strict=True)) == 1  # 2.5 s: wait:128 + rest
+    # 2.5 s: wait:128 and the rest
+    assert sum(a == b == "wait" for a, b in zip(kinds[:-1], kinds[1:], strict=True)) == 1
