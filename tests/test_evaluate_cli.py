@@ -97,6 +97,10 @@ def test_evaluate_writes_report_metrics_and_plots(built):
     c = m["style"]
     assert c["classes"] == ["classical", "pop"] and 0 <= c["real_accuracy"] <= 1
     assert set(c["generated"]) == {"pop", "classical"}
+    for g in c["generated"].values():  # neither style shares an era with the other: the era reads the same
+        assert g["era_accuracy"] == g["accuracy"] and sum(g["predicted"].values()) == g["n"]
+    assert c["real_era_recall"] == c["real_recall"]
+    assert sum(sum(p.values()) for p in c["real_predicted"].values()) == c["real_n"]
     mem = m["memorisation"]
     assert mem["generated"]["n"] == 4 and mem["generated"]["max"] >= 0 and mem["real"]["n"] >= 2
     assert all(math.isfinite(v) for v in m["timings_s"].values())

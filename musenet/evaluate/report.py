@@ -191,14 +191,29 @@ def _style(m: dict) -> list[str]:
         "Real held-out recall per style: " + ", ".join(f"{k} {_pct(v)}" for k, v in c["real_recall"].items()),
         "",
     ]
-    rows = []
+    rows, eras = [], False
     for style, v in c.get("generated", {}).items():
         predicted = ", ".join(f"{k}: {n}" for k, n in v.get("predicted", {}).items()) or v.get("note", "")
-        rows.append([style, str(v["n"]), _pct(v.get("accuracy")), _pct(v.get("real_accuracy")), predicted])
+        era = v.get("era_accuracy") is not None and v["era_accuracy"] != v.get("accuracy")
+        real_era = v.get("real_era_accuracy") is not None and v["real_era_accuracy"] != v.get("real_accuracy")
+        eras |= era or real_era
+        rows.append([
+            style, str(v["n"]),
+            _pct(v.get("accuracy")) + (f" (era {_pct(v['era_accuracy'])})" if era else ""),
+            _pct(v.get("real_accuracy")) + (f" (era {_pct(v['real_era_accuracy'])})" if real_era else ""),
+            predicted,
+        ])  # fmt: skip
     if rows:
         out += _table(
             ["asked style", "samples", "recognised", "real held-out recognised", "predicted as"], rows
         )
+    if eras:
+        out += [
+            "(era N %: the share predicted as the asked style's era or one of its composers, `ERAS` in "
+            "`musenet/data/sources/styles.py`: an era token such as `romantic` stands for the composers with too "
+            "little data for a token of their own, and shares its music with those that have one.)",
+            "",
+        ]
     return out
 
 

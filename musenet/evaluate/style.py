@@ -5,6 +5,12 @@ and its presence only adds noise); at most `max_pieces` per style are drawn at r
 `excerpts` consecutive excerpts of `seconds` (an excerpt with under 8 notes past the first is skipped). Training
 is class-balanced, so the judge does not call everything the largest style; accuracy on held-out real pieces is
 reported plain and balanced (mean per-style recall), next to chance and the majority-class rate.
+
+Concert music is also read at the level of its era (`data.sources.styles.ERAS`): a prediction counts there when
+it names the asked style's era or a composer of it. The era tokens (`romantic`: the many romantic composers with
+too little data for a token of their own) share their music with the composers that have one, and a classifier
+of statistics tells them apart no better than chance (real romantic lieder are mostly called Schubert or Brahms):
+at the era level the figure says whether a request sounds like its period.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codec.events import Piece
+from ..data.sources.styles import era_of
 from .classifier import StyleClassifier, accuracy
 from .corpus import Split, excerpt
 from .features import Grid, classifier_vector, features
@@ -66,11 +73,14 @@ def recognisability(train: Split, held: Split, samples: list[Sample], cfg: Style
     real = [p for p in held.pieces if p.style in clf.classes]
     truth = [p.style for p in real]
     pred = clf.predict(_vectors([excerpt(p, held.vocab, cfg.seconds) for p in real], cfg.grid))
-    recall = {s: accuracy([a for a, t in zip(pred, truth, strict=True) if t == s], [s] * truth.count(s))
-              for s in clf.classes if s in truth}  # fmt: skip
+    said = {s: [a for a, t in zip(pred, truth, strict=True) if t == s] for s in clf.classes if s in truth}
+    recall = {s: accuracy(p, [s] * len(p)) for s, p in said.items()}
+    era_recall = {s: _era_share(p, s) for s, p in said.items()}
     out["real_accuracy"] = accuracy(pred, truth)
     out["real_balanced_accuracy"] = float(np.mean(list(recall.values()))) if recall else None
     out["real_recall"] = recall
+    out["real_era_recall"] = era_recall
+    out["real_predicted"] = {s: _counts(p) for s, p in said.items()}
     out["real_n"] = len(real)
     out["majority"] = max(truth.count(s) for s in set(truth)) / len(truth) if truth else None
     gen: dict = {}
@@ -84,7 +94,19 @@ def recognisability(train: Split, held: Split, samples: list[Sample], cfg: Style
             "n": len(got),
             "accuracy": accuracy(p, [style] * len(got)),
             "real_accuracy": recall.get(style),
-            "predicted": {c: p.count(c) for c in sorted(set(p))},
+            "predicted": _counts(p),
+            "era_accuracy": _era_share(p, style),
+            "real_era_accuracy": era_recall.get(style),
         }
     out["generated"] = gen
     return out
+
+
+def _counts(predicted: list[str]) -> dict[str, int]:
+    return {c: predicted.count(c) for c in sorted(set(predicted))}
+
+
+def _era_share(predicted: list[str], style: str) -> float | None:
+    """The share of `predicted` in `style`'s era (`data.sources.styles.era_of`); None for no predictions."""
+    era = era_of(style)
+    return sum(era_of(p) == era for p in predicted) / len(predicted) if predicted else None

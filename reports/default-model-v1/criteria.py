@@ -21,6 +21,8 @@ def figures(m: dict) -> dict:
     styles = [x for x in st if st[x]["n"]]
     gen_acc = sum(st[x]["accuracy"] for x in styles) / len(styles)
     real_acc = sum(st[x]["real_accuracy"] for x in styles) / len(styles)
+    era_gen = sum(st[x].get("era_accuracy", st[x]["accuracy"]) for x in styles) / len(styles)
+    era_real = sum(st[x].get("real_era_accuracy", st[x]["real_accuracy"]) for x in styles) / len(styles)
     groove = {}
     for x in music:
         g = music[x]["features"].get("groove_consistency", {})
@@ -36,6 +38,10 @@ def figures(m: dict) -> dict:
         "style_gen": gen_acc,
         "style_real": real_acc,
         "styles_at_zero": sorted(x for x in styles if st[x]["accuracy"] == 0),
+        "era_ratio": era_gen / era_real if era_real else None,
+        "era_gen": era_gen,
+        "era_real": era_real,
+        "era_at_zero": sorted(x for x in styles if st[x].get("era_accuracy", st[x]["accuracy"]) == 0),
         "n_styles": len(styles),
         "per_style_n": min(st[x]["n"] for x in styles),
         "mean_oa": sum(music[x]["mean_oa"] for x in music if music[x]["mean_oa"] is not None)
@@ -69,6 +75,10 @@ def main(out: str) -> None:
          f"{b['style_ratio']:.2f} ({b['style_gen']:.0%} / {b['style_real']:.0%})", a["style_ratio"] >= 0.6),
         ("no evaluated style at zero", ", ".join(a["styles_at_zero"]) or "none", ", ".join(b["styles_at_zero"]) or "none",
          not a["styles_at_zero"]),
+        ("the same at the level of eras, styles at zero (not a criterion; `ERAS`: a composer heard for its era)",
+         f"{a['era_ratio']:.2f} ({a['era_gen']:.0%} / {a['era_real']:.0%}), {', '.join(a['era_at_zero']) or 'none'}",
+         f"{b['era_ratio']:.2f} ({b['era_gen']:.0%} / {b['era_real']:.0%}), {', '.join(b['era_at_zero']) or 'none'}",
+         None),
         ("mean overlapping area ≥ 0.6", f"{a['mean_oa']:.2f}", f"{b['mean_oa']:.2f}", a["mean_oa"] >= 0.6),
         ("groove consistency of drum styles, generated / real, within 0.8-1.2", grooves(a), grooves(b),
          all(0.8 <= v <= 1.2 for v in a["groove"].values()) if a["groove"] else None),

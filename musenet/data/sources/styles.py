@@ -96,6 +96,28 @@ CONCERT_STYLES: tuple[str, ...] = (
 option `piano_alias`, `data.dataset.WindowDataset`, lets a share of them stand for the `piano` style)."""
 
 
+ERAS: dict[str, tuple[str, ...]] = {
+    "renaissance": ("renaissance", "palestrina", "monteverdi"),
+    "baroque": ("baroque", "bach"),
+    "classical": ("classical", "mozart", "haydn", "beethoven", "clementi"),
+    "romantic": (
+        "romantic", "schumann", "chopin", "schubert", "brahms", "liszt", "mendelssohn", "rachmaninoff", "grieg",
+        "albeniz",
+    ),
+    "modern": ("modern", "debussy"),
+}  # fmt: skip
+"""The era each concert-music style belongs to: the era's own token (a composer with too little data for a token
+of their own, `GROUPS`) and the composers with one. Evaluation reads style recognition at this level too: a
+`romantic` request heard as Schubert is recognisably romantic."""
+
+_ERA_OF = {s: era for era, members in ERAS.items() for s in members}
+
+
+def era_of(style: str) -> str:
+    """The era of a concert-music style (`ERAS`); any other style is its own."""
+    return _ERA_OF.get(style, style)
+
+
 def label(text: str) -> str:
     """A raw label in the table's form: lower-case ASCII, accents stripped, `,` and spaces as `_`."""
     ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
