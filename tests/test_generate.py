@@ -6,7 +6,7 @@ import torch
 from runcli import assert_user_error, main
 
 from musenet.codec.decode import decode
-from musenet.codec.events import Piece, make_notes
+from musenet.codec.events import DRUMS, Piece, make_notes
 from musenet.codec.grammar import Grammar
 from musenet.codec.vocab import Vocab
 from musenet.errors import UserError
@@ -298,3 +298,21 @@ def test_max_hold_reaches_the_grammar(model):
     with pytest.raises(ValueError, match="max_hold"):
         GenerateConfig(max_hold=0)
     assert_user_error(main("generate", "--max-hold", "-1", "--no-audio"), "--max-hold must be > 0")
+
+
+def longest_note(piece: Piece) -> float:
+    n = piece.notes[piece.notes["program"] != DRUMS]
+    return float((n["end"] - n["start"]).max()) if len(n) else 0.0
+
+
+def test_max_note_reaches_the_grammar(model):
+    """With `max_note` 0.5 s, whatever the random model samples, no pitched note sounds longer; without it some
+    do; a bad value is a one-line error."""
+    kw = dict(instruments=("piano", "cello", "drums"), seconds=8, candidates=4, seed=3)
+    free = generate_ids(model, VOCAB, GenerateConfig(max_note=None, **kw))
+    capped = generate_ids(model, VOCAB, GenerateConfig(max_note=0.5, **kw))
+    assert max(longest_note(decode(g.ids, VOCAB)[0]) for g in free) > 0.5
+    assert all(0 < longest_note(decode(g.ids, VOCAB)[0]) <= 0.5 + 1e-9 for g in capped)
+    with pytest.raises(ValueError, match="max_note"):
+        GenerateConfig(max_note=float("inf"))
+    assert_user_error(main("generate", "--max-note", "0", "--no-audio"), "--max-note must be > 0")

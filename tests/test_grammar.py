@@ -240,6 +240,52 @@ def test_max_hold_leaves_silence_alone_and_is_checked():
         Grammar(VOCAB, 1, [piano], duration=100, max_hold=0)
 
 
+@pytest.mark.parametrize("cap", [None, 300])
+def test_no_note_sounds_longer_than_max_note(cap):
+    """A stream that strikes the lowest key it may, waits 1 s, strikes again, and never releases a note unless
+    nothing else is allowed (the forgotten note of a small model): without `max_note` its first note sounds to the
+    end; with it, none sounds longer than `cap`, the stream still ends cleanly, and its notes re-encode as
+    they are."""
+    names = [i.name for i in VOCAB.config.instruments]
+    piano = names.index("piano")
+    g = Grammar(VOCAB, 1, [piano], duration=1500, min_end=1500, max_note=cap)
+    second = VOCAB.wait_offset + 99
+
+    def choose(allowed):
+        ons = np.flatnonzero(allowed & g.is_on)
+        return second if allowed[second] else ons[0] if len(ons) else np.flatnonzero(allowed)[0]
+
+    piece, repairs = drive(
+        g, [VOCAB.style_id("romantic"), VOCAB.instrument_offset + piano, VOCAB.start], choose
+    )
+    assert not repairs and g.time[0] == 1500 and len(piece) >= 5
+    longest = (piece.notes["end"] - piece.notes["start"]).max()
+    if cap is None:
+        assert longest == pytest.approx(14.0)  # struck at 1 s, held to the end
+        return
+    assert longest <= cap * VOCAB.config.time_unit_ms / 1000 + 1e-9
+    again, _ = decode(encode(piece, VOCAB, style="romantic").ids, VOCAB)
+    assert np.array_equal(again.notes, piece.notes)
+
+
+def test_max_note_counts_from_a_span_start_and_is_checked():
+    """Notes sounding when a span begins (`begin`) count from the span's start, not as struck long ago: they may
+    sound `max_note` from there; a cap under one unit is refused."""
+    names = [i.name for i in VOCAB.config.instruments]
+    piano = names.index("piano")
+    g = Grammar(VOCAB, 1, [piano], duration=2000, max_note=100)
+    key = int(g.key[int(VOCAB.note_id(piano, 5, 60))])
+    g.begin(1000, np.array([key]))
+    off = int(VOCAB.note_id(piano, 0, 60))
+    allowed = g.mask()[0]
+    assert allowed[VOCAB.wait_offset + 99] and not allowed[VOCAB.wait_offset + 100]  # 1 s to go, no more
+    g.push(np.array([VOCAB.wait_offset + 99]))
+    allowed = g.mask()[0]
+    assert allowed[off] and allowed.sum() == 1  # its time is up: the release comes first
+    with pytest.raises(ValueError, match="max_note"):
+        Grammar(VOCAB, 1, [piano], duration=100, max_note=0)
+
+
 def test_a_wait_follows_a_wait_only_after_the_longest():
     """The encoder writes a gap as one wait, or full waits then the rest: a stream may not chain `wait:1 wait:1 …`
     (the spiral a guided model fell into: 29 s of 10 ms waits), but a gap longer than `max_wait` still goes on."""

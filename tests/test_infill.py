@@ -186,6 +186,21 @@ def test_a_model_that_never_learned_infilling_says_so():
         Composer(tiny_model(old), old).infill(random_piece(0), start=1, end=2)
 
 
+def test_infill_sounds_no_note_past_max_note(composer):
+    """A span of solo piano redone with `max_note` 0.4 s: every note struck inside the span ends within 0.4 s;
+    without the cap the random model holds some longer."""
+    source = random_piece(5, n=60, programs=(0,))
+    kw = dict(start=4.0, end=12.0, candidates=3, seed=1)
+
+    def over(pieces):
+        n = np.concatenate([c.piece.notes for c in pieces])
+        inside = n[(n["start"] >= 4.0) & (n["start"] < 12.0)]
+        return int(((inside["end"] - inside["start"]) > 0.4 + 1e-9).sum())
+
+    assert over(composer.regenerate(source, composer.infill_config(max_note=0.4, **kw))) == 0
+    assert over(composer.regenerate(source, composer.infill_config(max_note=None, **kw))) > 0
+
+
 def test_infill_holds_no_note_past_max_hold(composer):
     """A span of solo piano redone with `max_hold` 0.3 s: from the span's start (where notes may already sound) to
     its end, no note is held more than 0.3 s with no onset after it; without the cap the random model does it."""

@@ -21,6 +21,10 @@ have written, and so decodes with no repairs:
 - with `max_hold`, a wait only while it keeps the time since the last onset within that many time units when
   something sounds, so a stream cannot hold a chord and wait out the piece in 10 ms steps (past it, the next token
   strikes or releases a note); generation sets it, the encoder does not;
+- with `max_note`, no pitched note sounds longer than that many time units: a wait only while it keeps every
+  sounding note within it, and once a note has sounded that long, only the note-offs of such notes come next (a
+  small model can strike a note and never release it: the default model held 2-7 % of its band notes to the
+  piece's end, over 8 s, real music 0.1 %); generation sets it, the encoder does not;
 - with `min_restrike`, a pitched note-on only if that key was last struck at least that many time units ago:
   real music re-strikes a key sooner for 0.2 % of its onsets (doubled notes in renders, mostly), but a small model
   can fall into striking one key every 10-30 ms (a machine-gun stutter); generation sets it, the encoder does not;
@@ -78,11 +82,12 @@ class Grammar:
         entry: int | None = None,
         min_restrike: int | None = None,
         max_hold: int | None = None,
+        max_note: int | None = None,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
-        `max_silence`, `min_restrike`, `max_hold`: time units (`max_silence` None: silences of any length;
+        `max_silence`, `min_restrike`, `max_hold`, `max_note`: time units (`max_silence` None: silences of any length;
         `min_restrike` None: a key may be struck again at the next moment; `max_hold` None: notes may be held with
-        no new onset for any length of time). `tokens`: the ids `mask()` decides
+        no new onset for any length of time; `max_note` None: a note may sound for any length of time). `tokens`: the ids `mask()` decides
         on, its columns in that order (None: the whole vocabulary); a generator that can draw only some tokens
         asks for those alone, at a fraction of the cost (the others' logits are never computed).
 
@@ -106,6 +111,9 @@ class Grammar:
         if max_hold is not None and max_hold < 1:
             raise ValueError(f"max_hold must be >= 1 time unit, got {max_hold}")
         self.max_hold = max_hold
+        if max_note is not None and max_note < 1:
+            raise ValueError(f"max_note must be >= 1 time unit, got {max_note}")
+        self.max_note = max_note
         cfg = vocab.config
         V, n = vocab.size, vocab.n_notes
         table = vocab.note_table
@@ -174,6 +182,7 @@ class Grammar:
         self.sounding[:, keys] = True
         self.n_sounding[:] = len(np.unique(keys))
         self.struck[:] = NEVER
+        self.struck[:, keys] = int(clock)  # `max_note` counts the notes sounding at the start from there
 
     def mask(self) -> np.ndarray:
         """(B, R) bool: True where a token may come next; column j is the j-th of `tokens` (R = V by default)."""
@@ -188,8 +197,9 @@ class Grammar:
         room = (self.n_sounding < cfg.max_polyphony)[:, None] | c.is_drum
         ons = c.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
         ons &= room & (before_limit | (c.is_drum & silent & self.drums_at_limit))
+        struck = np.take(self.struck, c.key, axis=1)  # (B, R)
         if self.min_restrike is not None:
-            recent = np.take(self.struck, c.key, axis=1) > (self.time - self.min_restrike)[:, None]
+            recent = struck > (self.time - self.min_restrike)[:, None]
             ons &= ~recent | c.is_drum
         waits = c.is_wait & (self.time[:, None] + c.wait_len <= self.duration) & ~self.after_wait[:, None]
         if self.max_silence is not None:
@@ -198,11 +208,27 @@ class Grammar:
         if self.max_hold is not None:
             held_too_long = self.time[:, None] + c.wait_len - self.onset_at[:, None] > self.max_hold
             waits &= ~(~silent & held_too_long)
+        free_waits = waits
+        if self.max_note is not None:
+            # the oldest sounding note's strike (a huge number when nothing sounds)
+            oldest = np.where(self.sounding, self.struck, np.iinfo(np.int64).max).min(axis=1)
+            waits = waits & (self.time[:, None] + c.wait_len - oldest[:, None] <= self.max_note)
         allowed = offs | ons | waits
         end_ok = (self.n_sounding == 0) & (self.time >= self.min_end)
         allowed[:, c.end] = end_ok[:, None]
         if self.entry is not None:
             allowed = self._entry(allowed, offs, ons, waits)
+        if self.max_note is not None:
+            # a note that has sounded `max_note` units is released before anything else happens, the lowest
+            # first (the order of offs within a moment); a stream that cannot release it at this moment keeps the
+            # masks above, and one left with no token at all its waits: never a dead end
+            due = offs & (struck <= (self.time - self.max_note)[:, None])
+            lowest = np.where(due, c.key[None, :], np.iinfo(np.int64).max).min(axis=1)
+            due &= c.key[None, :] == lowest[:, None]
+            force = (self.time - oldest >= self.max_note) & due.any(axis=1) & self.started & ~self.ended
+            allowed[force] = due[force]
+            stuck = ~allowed.any(axis=1)
+            allowed[stuck] |= free_waits[stuck]
         if not self.started.all():  # before `start` (a stream given without its prefix): only prefix tokens
             allowed[~self.started] = False
             allowed[np.ix_(~self.started, c.prefix)] = True

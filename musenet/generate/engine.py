@@ -193,6 +193,7 @@ def generate_ids(
         tokens=rows,
         min_restrike=units(cfg.min_restrike, unit_ms),
         max_hold=units(cfg.max_hold, unit_ms),
+        max_note=units(cfg.max_note, unit_ms),
         must_play=allowed if cfg.entry is not None else (),
         entry=None
         if cfg.entry is None

@@ -149,6 +149,7 @@ def infill_ids(
         drums_at_limit=False,
         min_restrike=units(cfg.min_restrike, vocab.config.time_unit_ms),
         max_hold=units(cfg.max_hold, vocab.config.time_unit_ms),
+        max_note=units(cfg.max_note, vocab.config.time_unit_ms),
     )
     grammar.begin(p.t0, p.sounding)
 
