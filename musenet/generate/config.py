@@ -95,11 +95,11 @@ class GenerateConfig:
     wait. Real music stays within it (the longest gap between onsets of the default corpus's 761 validation and
     test pieces is 8.5 s, over 8 s in 2); a small model can hold a chord and wait out the piece in 10 ms steps.
     None: no cap."""
-    max_note: float | None = 8.0
+    max_note: float | None = 6.0
     """Seconds a pitched note may sound at most: past it, the note is released before anything else happens. Real
-    music rarely holds one longer (0.1 % of the pitched notes of the default corpus's 761 validation and test
+    music rarely holds one longer (0.19 % of the pitched notes of the default corpus's 761 validation and test
     pieces); a small model can strike a note and forget it, a drone to the end of the piece (the default model
-    held 2-7 % of its band notes that long). None: no cap."""
+    held 2-7 % of its band notes over 8 s). None: no cap."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
@@ -161,11 +161,11 @@ class InfillConfig:
     wait. Real music stays within it (the longest gap between onsets of the default corpus's 761 validation and
     test pieces is 8.5 s, over 8 s in 2); a small model can hold a chord and wait out the piece in 10 ms steps.
     None: no cap."""
-    max_note: float | None = 8.0
+    max_note: float | None = 6.0
     """Seconds a pitched note may sound at most: past it, the note is released before anything else happens. Real
-    music rarely holds one longer (0.1 % of the pitched notes of the default corpus's 761 validation and test
+    music rarely holds one longer (0.19 % of the pitched notes of the default corpus's 761 validation and test
     pieces); a small model can strike a note and forget it, a drone to the end of the piece (the default model
-    held 2-7 % of its band notes that long). None: no cap."""
+    held 2-7 % of its band notes over 8 s). None: no cap."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
