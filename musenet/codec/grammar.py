@@ -24,7 +24,8 @@ have written, and so decodes with no repairs:
 - with `max_note`, no pitched note sounds longer than that many time units: a wait only while it keeps every
   sounding note within it, and once a note has sounded that long, only the note-offs of such notes come next (a
   small model can strike a note and never release it: the default model held 2-7 % of its band notes to the
-  piece's end, over 8 s; real music 0.1 %); generation sets it, the encoder does not;
+  piece's end, over 8 s; real music 0.1 %); generation can set it (`--max-note`, off by default: a release the
+  model did not choose can throw it off its data), the encoder does not;
 - with `min_restrike`, a pitched note-on only if that key was last struck at least that many time units ago:
   real music re-strikes a key sooner for 0.2 % of its onsets (doubled notes in renders, mostly), but a small model
   can fall into striking one key every 10-30 ms (a machine-gun stutter); generation sets it, the encoder does not;

@@ -95,11 +95,11 @@ class GenerateConfig:
     wait. Real music stays within it (the longest gap between onsets of the default corpus's 761 validation and
     test pieces is 8.5 s, over 8 s in 2); a small model can hold a chord and wait out the piece in 10 ms steps.
     None: no cap."""
-    max_note: float | None = 6.0
-    """Seconds a pitched note may sound at most: past it, the note is released before anything else happens. Real
-    music rarely holds one longer (0.19 % of the pitched notes of the default corpus's 761 validation and test
-    pieces); a small model can strike a note and forget it, a drone to the end of the piece (the default model
-    held 2-7 % of its band notes over 8 s). None: no cap."""
+    max_note: float | None = None
+    """Seconds a pitched note may sound at most: past it, the note is released before anything else happens (real
+    music holds 0.19 % of its pitched notes longer than 6 s, 0.10 % longer than 8 s). None (the default): no cap.
+    A small model can strike a note and forget it, a drone to the end of the piece, but a release it did not
+    choose can also throw it off its data (`musenet/generate/README.md`, "Long notes"): an experiment, off."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
@@ -161,11 +161,11 @@ class InfillConfig:
     wait. Real music stays within it (the longest gap between onsets of the default corpus's 761 validation and
     test pieces is 8.5 s, over 8 s in 2); a small model can hold a chord and wait out the piece in 10 ms steps.
     None: no cap."""
-    max_note: float | None = 6.0
-    """Seconds a pitched note may sound at most: past it, the note is released before anything else happens. Real
-    music rarely holds one longer (0.19 % of the pitched notes of the default corpus's 761 validation and test
-    pieces); a small model can strike a note and forget it, a drone to the end of the piece (the default model
-    held 2-7 % of its band notes over 8 s). None: no cap."""
+    max_note: float | None = None
+    """Seconds a pitched note may sound at most: past it, the note is released before anything else happens (real
+    music holds 0.19 % of its pitched notes longer than 6 s, 0.10 % longer than 8 s). None (the default): no cap.
+    A small model can strike a note and forget it, a drone to the end of the piece, but a release it did not
+    choose can also throw it off its data (`musenet/generate/README.md`, "Long notes"): an experiment, off."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
