@@ -86,11 +86,12 @@ class Grammar:
         max_note: int | None = None,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
-        `max_silence`, `min_restrike`, `max_hold`, `max_note`: time units (`max_silence` None: silences of any length;
-        `min_restrike` None: a key may be struck again at the next moment; `max_hold` None: notes may be held with
-        no new onset for any length of time; `max_note` None: a note may sound for any length of time). `tokens`: the ids `mask()` decides
-        on, its columns in that order (None: the whole vocabulary); a generator that can draw only some tokens
-        asks for those alone, at a fraction of the cost (the others' logits are never computed).
+        `max_silence`, `min_restrike`, `max_hold`, `max_note`: time units (`max_silence` None: silences of any
+        length; `min_restrike` None: a key may be struck again at the next moment; `max_hold` None: notes may be
+        held with no new onset for any length of time; `max_note` None: a note may sound for any length of time).
+        `tokens`: the ids `mask()` decides on, its columns in that order (None: the whole vocabulary); a generator
+        that can draw only some tokens asks for those alone, at a fraction of the cost (the others' logits are
+        never computed).
 
         For a span (`codec.infill`'s middle): `closer` is the token that ends a stream in place of `end`
         (`fill_end`), `duration` the span's end (the clock limit) while `piece_duration` drives `part` and
@@ -198,7 +199,10 @@ class Grammar:
         room = (self.n_sounding < cfg.max_polyphony)[:, None] | c.is_drum
         ons = c.on_ok & ~sounding & (keys > self.last_on[:, None]) & (self.onsets < cfg.max_chord)[:, None]
         ons &= room & (before_limit | (c.is_drum & silent & self.drums_at_limit))
-        struck = np.take(self.struck, c.key, axis=1)  # (B, R)
+        # when each column's key was last struck (B, R): read by the restrike and long-note rules alone
+        struck = (
+            None if self.min_restrike is None and self.max_note is None else np.take(self.struck, c.key, 1)
+        )
         if self.min_restrike is not None:
             recent = struck > (self.time - self.min_restrike)[:, None]
             ons &= ~recent | c.is_drum

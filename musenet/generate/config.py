@@ -219,6 +219,6 @@ def _check_cap(name: str, seconds: float | None) -> None:
 
 
 def units(seconds: float | None, unit_ms: float) -> int | None:
-    """A grammar limit given in seconds (`min_restrike`, `max_silence`, `max_hold`, `max_note`) in time units (the codec's
-    rounding, at least one), or None."""
+    """A grammar limit given in seconds (`min_restrike`, `max_silence`, `max_hold`, `max_note`) in time units (the
+    codec's rounding, at least one), or None."""
     return None if seconds is None else max(1, int(to_units(seconds, unit_ms)))
