@@ -316,3 +316,26 @@ def test_max_note_reaches_the_grammar(model):
     with pytest.raises(ValueError, match="max_note"):
         GenerateConfig(max_note=float("inf"))
     assert_user_error(main("generate", "--max-note", "0", "--no-audio"), "--max-note must be > 0")
+
+
+def test_release_after_ends_the_long_notes_in_the_output_only(model):
+    """`release_after` 0.3 s: the same tokens as without it (the model is not told), every new pitched note ends
+    within 0.3 s of its start, the drums and the primer's own long note are as they were; a bad value is a one-line
+    error."""
+    primer = Piece(make_notes([0.0, 0.5], [2.0, 0.6], [48, 38], [80, 100], [0, DRUMS]))
+    composer = Composer(model, VOCAB)
+    kw = dict(instruments=("piano", "cello", "drums"), seconds=8, candidates=4, seed=3)
+    free = composer.compose(GenerateConfig(release_after=None, **kw), primer=primer)
+    cut = composer.compose(GenerateConfig(release_after=0.3, **kw), primer=primer)
+    assert max(longest_note(Piece(c.piece.notes[2:])) for c in free) > 0.3
+    for f, c in zip(free, cut, strict=True):
+        assert np.array_equal(f.ids, c.ids)
+        assert np.array_equal(c.piece.notes[:2], primer.notes)
+        new_f, new_c = f.piece.notes[2:], c.piece.notes[2:]
+        assert 0 < longest_note(Piece(new_c)) <= 0.3 + 1e-9
+        assert np.array_equal(new_c[["start", "pitch", "program"]], new_f[["start", "pitch", "program"]])
+        drums = new_c["program"] == DRUMS
+        assert np.array_equal(new_c[drums], new_f[drums])
+    with pytest.raises(ValueError, match="release_after"):
+        GenerateConfig(release_after=-1)
+    assert_user_error(main("generate", "--release-after", "0", "--no-audio"), "--release-after must be > 0")

@@ -50,6 +50,15 @@ def sort_notes(notes: np.ndarray) -> np.ndarray:
     return notes[order]
 
 
+def end_long_notes(notes: np.ndarray, seconds: float) -> np.ndarray:
+    """The notes with every pitched note that sounds longer than `seconds` ended there (drums are left as they
+    are): a copy, sorted."""
+    notes = notes.copy()
+    pitched = notes["program"] != DRUMS
+    notes["end"] = np.where(pitched, np.minimum(notes["end"], notes["start"] + seconds), notes["end"])
+    return sort_notes(notes)
+
+
 @dataclass
 class Piece:
     """A piece of music: notes in seconds, with an optional style label and a free-form title."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..codec.decode import decode
 from ..codec.encode import encode
-from ..codec.events import Piece, sort_notes
+from ..codec.events import Piece, end_long_notes, sort_notes
 from ..codec.midi_io import write_midi
 from ..codec.safe import load_midi
 from ..codec.vocab import Vocab, VocabConfig
@@ -232,6 +232,8 @@ class Composer:
         for i, g in enumerate(out, 1):
             piece, repairs = decode(g.new_ids(self.vocab), self.vocab)
             notes = piece.notes
+            if cfg.release_after is not None:  # the new notes only: the primer's stay as they were
+                notes = end_long_notes(notes, cfg.release_after)
             if primer_piece is not None:
                 # the primer's own notes, verbatim (not quantised), then the new ones
                 notes = sort_notes(np.concatenate([primer_piece.notes, notes]))
