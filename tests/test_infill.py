@@ -201,6 +201,26 @@ def test_infill_sounds_no_note_past_max_note(composer):
     assert over(composer.regenerate(source, composer.infill_config(max_note=None, **kw))) > 0
 
 
+def test_infill_release_after_ends_the_span_notes_only(composer):
+    """`release_after` 0.4 s: the same tokens as without it, every note struck inside the span ends within 0.4 s,
+    the piece's notes before the span are untouched."""
+    source = random_piece(5, n=60, programs=(0,))
+    kw = dict(start=4.0, end=12.0, candidates=3, seed=1)
+    cut = composer.regenerate(source, composer.infill_config(release_after=0.4, **kw))
+    free = composer.regenerate(source, composer.infill_config(release_after=None, **kw))
+    before = source.notes[source.notes["end"] <= 4.0]
+    assert len(before) and (before["end"] - before["start"] > 0.4).any()
+    for c, f in zip(cut, free, strict=True):
+        assert np.array_equal(c.ids, f.ids)
+        n = c.piece.notes
+        inside = n[(n["start"] >= 4.0) & (n["start"] < 12.0)]
+        assert len(inside) and ((inside["end"] - inside["start"]) <= 0.4 + 1e-9).all()
+        assert np.array_equal(n[n["end"] <= 4.0], before)
+    n = np.concatenate([f.piece.notes for f in free])
+    inside = n[(n["start"] >= 4.0) & (n["start"] < 12.0)]
+    assert ((inside["end"] - inside["start"]) > 0.4 + 1e-9).any()
+
+
 def test_infill_holds_no_note_past_max_hold(composer):
     """A span of solo piano redone with `max_hold` 0.3 s: from the span's start (where notes may already sound) to
     its end, no note is held more than 0.3 s with no onset after it; without the cap the random model does it."""

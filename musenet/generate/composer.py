@@ -289,7 +289,10 @@ class Composer:
                 step = lambda f, b=b: progress((b + f) / len(batches))  # noqa: E731 -- one-line rescale
             sub = replace(cfg, candidates=size, seed=(cfg.seed + b) % 2**63, rerank=1)
             p, out = infill_ids(self.model, self.vocab, sub, source, step)
-            made += [(g, *assemble(source, p, middle_of(g, self.vocab), self.vocab)) for g in out]
+            made += [
+                (g, *assemble(source, p, middle_of(g, self.vocab), self.vocab, cfg.release_after))
+                for g in out
+            ]
         scores: list[float | None] = [None] * len(made)
         if cfg.rerank > 1:
             critic = self.critic()

@@ -172,7 +172,12 @@ class InfillConfig:
     """Seconds a pitched note may sound at most: past it, the note is released before anything else happens (real
     music holds 0.19 % of its pitched notes longer than 6 s, 0.10 % longer than 8 s). None (the default): no cap.
     A small model can strike a note and forget it, a drone to the end of the piece, but a release it did not
-    choose can also throw it off its data (`musenet/generate/README.md`, "Long notes"): an experiment, off."""
+    choose can also throw it off its data (`musenet/generate/README.md`, "Long notes"): an experiment, off.
+    For the drones alone, `release_after` is the gentler cure."""
+    release_after: float | None = 8.0
+    """Seconds after which a new pitched note still sounding ends in the output (the piece, its MIDI and audio);
+    the model is not told, its token stream goes on as sampled. The piece's own notes outside the span are left as
+    they are. None: notes end where the model ends them."""
     rerank: int = 1
     """Sample this many per candidate and keep those the model's critic rates best (1: off)."""
 
@@ -189,6 +194,7 @@ class InfillConfig:
         _check_restrike(self.min_restrike)
         _check_cap("max_hold", self.max_hold)
         _check_cap("max_note", self.max_note)
+        _check_cap("release_after", self.release_after)
         if self.instruments is not None:
             object.__setattr__(self, "instruments", tuple(self.instruments))
             if not self.instruments:

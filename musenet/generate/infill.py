@@ -20,7 +20,7 @@ import torch
 
 from ..codec.decode import decode
 from ..codec.encode import encode, prefix_ids
-from ..codec.events import Piece, sort_notes
+from ..codec.events import Piece, end_long_notes, sort_notes
 from ..codec.grammar import Grammar
 from ..codec.infill import note_keys, sample_positions, split
 from ..codec.positions import countdown_of, part_of
@@ -171,10 +171,13 @@ def middle_of(g: Generated, vocab: Vocab) -> np.ndarray:
     return new[: int(end[0])] if len(end) else new
 
 
-def assemble(piece: Piece, p: Prompt, middle: np.ndarray, vocab: Vocab) -> tuple[Piece, Counter]:
+def assemble(
+    piece: Piece, p: Prompt, middle: np.ndarray, vocab: Vocab, release_after: float | None = None
+) -> tuple[Piece, Counter]:
     """The piece with the span replaced: its own notes verbatim, the redone instruments' notes starting in the span
-    swapped for the middle's, notes sounding into the span ended where the middle ended them. Also the decoder's
-    repairs of the middle (none, by the grammar's construction)."""
+    swapped for the middle's (those of them sounding longer than `release_after` seconds ended there), notes
+    sounding into the span ended where the middle ended them. Also the decoder's repairs of the middle (none, by
+    the grammar's construction)."""
     cfg = vocab.config
     unit = cfg.time_unit_ms / 1000
     keys = note_keys(vocab)
@@ -203,6 +206,8 @@ def assemble(piece: Piece, p: Prompt, middle: np.ndarray, vocab: Vocab) -> tuple
         q = _fold(int(notes["pitch"][i]), int(vocab.low[k]), int(vocab.high[k]))
         out["end"][i] = ends.get((k, q), p.t0 * unit)
     fresh = new.notes[~inherited].copy()
+    if release_after is not None:
+        fresh = end_long_notes(fresh, release_after)
     # the new notes play on the program the piece used for that instrument (its most common), else the default
     f_inst = vocab.program_to_instrument[fresh["program"].astype(np.int64)]
     for k in np.unique(f_inst):
