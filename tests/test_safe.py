@@ -2,6 +2,7 @@
 
 import random
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -40,22 +41,31 @@ def test_note_and_duration_limits():
     assert len(load_midi(path)) > 6000
 
 
-def test_timeout_kills_the_worker_and_the_next_file_loads():
-    path = PACKAGED["long"]
-    with SafeLoader(Limits(timeout_s=1e-4)) as slow, pytest.raises(MidiError, match="took longer than"):
+def repeated_band(tmp_path, times: int) -> tuple[str, int]:
+    """The packaged band piece `times` over, one after the other, as a MIDI file: (path, notes)."""
+    band = load_midi(PACKAGED["band"])
+    notes = np.concatenate([band.notes] * times)
+    notes["start"] += np.repeat(np.arange(times) * band.duration, len(band.notes))
+    notes["end"] += np.repeat(np.arange(times) * band.duration, len(band.notes))
+    path = tmp_path / f"band-x{times}.mid"
+    write_midi(Piece(notes), path)
+    return path, len(notes)
+
+
+def test_timeout_kills_the_worker_and_the_next_file_loads(tmp_path):
+    # 121k notes: ~50 ms of parsing, so that the parent, even descheduled for a while on a busy machine, still
+    # finds no answer after 0.1 ms (the 1,500-note "long" file, ~7 ms, was once answered in time under load)
+    path, n = repeated_band(tmp_path, 20)
+    big = Limits(max_seconds=1e6, max_notes=10**6)
+    with SafeLoader(replace(big, timeout_s=1e-4)) as slow, pytest.raises(MidiError, match="took longer than"):
         slow.load(path)
-    with SafeLoader() as loader:
-        assert len(loader.load(path)) > 1000
+    with SafeLoader(big) as loader:
+        assert len(loader.load(path)) == n
 
 
 def test_memory_cap_turns_into_midierror(tmp_path):
-    band = load_midi(PACKAGED["band"])
-    notes = np.concatenate([band.notes] * 6)  # the same music 6 times over: 36k notes, ~300 kB of MIDI
-    notes["start"] += np.repeat(np.arange(6) * band.duration, len(band.notes))
-    notes["end"] += np.repeat(np.arange(6) * band.duration, len(band.notes))
-    path = tmp_path / "big.mid"
-    write_midi(Piece(notes), path)
-    assert len(load_midi(path, Limits(max_seconds=1e6, max_notes=10**6))) == len(notes)
+    path, n = repeated_band(tmp_path, 6)  # the same music 6 times over: 36k notes, ~300 kB of MIDI
+    assert len(load_midi(path, Limits(max_seconds=1e6, max_notes=10**6))) == n
     with SafeLoader(Limits(memory_mb=1)) as loader, pytest.raises(MidiError, match="memory"):
         loader.load(path)
 
