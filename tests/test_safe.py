@@ -3,6 +3,7 @@
 import random
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ def test_note_and_duration_limits():
     assert len(load_midi(path)) > 6000
 
 
-def repeated_band(tmp_path, times: int) -> tuple[str, int]:
+def repeated_band(tmp_path: Path, times: int) -> tuple[Path, int]:
     """The packaged band piece `times` over, one after the other, as a MIDI file: (path, notes)."""
     band = load_midi(PACKAGED["band"])
     notes = np.concatenate([band.notes] * times)
