@@ -26,8 +26,7 @@ masking the whole vocabulary, at a fraction of the cost (see `model.decode`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +40,7 @@ from ..model.decode import Decoder
 from ..model.gpt import Positions
 from .config import GenerateConfig, SampleConfig, units
 from .sampling import sample
+from .threads import ThreadChooser, thread_options, threads
 
 # A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
 # ../shared/midi (pop bands, MAESTRO) encode to 103 tokens per second at most (note-ons, note-offs and waits), so
@@ -48,6 +48,9 @@ from .sampling import sample
 # generation stops with a UserError, never hangs.
 CAP_TOKENS_PER_SECOND = 500
 CAP_TOKENS_MIN = 256
+# Window fills shorter than this (a piece's first, of the prefix alone) are not timed for the choice of threads:
+# fixed costs dominate them, and their time per token says nothing about a full window's.
+MIN_TIMED_FILL = 64
 
 
 def max_new_tokens(seconds: float) -> int:
@@ -132,23 +135,6 @@ class Window:
         return ids[:, cols], pos[:, cols]
 
 
-def step_threads(rows: int, fill_threads: int) -> int:
-    """The torch threads a decode step of `rows` rows runs on (`generate_ids` says why): one for a single stream,
-    all of them (`fill_threads`, what a refill uses) for two or more."""
-    return 1 if rows == 1 else fill_threads
-
-
-@contextmanager
-def threads(n: int) -> Iterator[None]:
-    """torch's CPU threads set to `n` inside the block."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @torch.inference_mode()
 def generate_ids(
     model,
@@ -161,13 +147,12 @@ def generate_ids(
     (decode with `codec.decode`).
 
     A decode step of a single stream runs on one CPU thread: it is a handful of matrix-vector products, and a
-    second thread costs more in synchronisation than it gives (measured on 2 cores: 3 ms per step on one thread,
-    3-30 ms on two, worst when the machine is busy). Steps of two or more rows (candidates, and guidance's twins)
-    use torch's threads: on 2 idle cores, 25-35 % less time per token for a guided pop band of 4 candidates or 1,
-    and for 4 unguided ones (`benchmarks/RESULTS.md`); `torch.set_num_threads(1)` (`musenet serve --threads 1`)
-    keeps them on one on a busy machine. A (re)fill of the window is one big forward (`Decoder.fill`: the trunk,
-    and the output layer at the last position only), which the torch threads share (24 ms on two idle cores for
-    390 tokens of the default model, 44 ms for a guided stream and its twin; `benchmarks/refill.py`).
+    second thread costs more in synchronisation than it gives. Steps of two or more rows (candidates, and
+    guidance's twins) and the window's (re)fills (`Decoder.fill`: the trunk, and the output layer at the last
+    position only) run on torch's threads or on one, whichever `generate.threads.ThreadChooser` measures faster:
+    on 2 idle cores, torch's two threads take 25-35 % less time per token for a guided pop band
+    (`benchmarks/RESULTS.md`); on cores another job is using, one thread is up to 18 times faster.
+    `torch.set_num_threads(1)` (`musenet serve --threads 1`) keeps everything on one.
     """
     cfg.check(vocab)
     B = cfg.candidates
@@ -232,7 +217,7 @@ def sample_streams(
     stream has ended, at most `max_new_tokens(seconds)` of them (`seconds`: the length of the new music); the
     first `n_prefix` tokens stay in the window when it slides; the first is the style, which guidance's twins
     replace. Returns every (B, M) id and (B, M, 4) position."""
-    fill_threads = torch.get_num_threads()
+    available = torch.get_num_threads()
     B = ids.shape[0]
     given = ids.shape[1]
     g = sampling.guidance
@@ -255,15 +240,23 @@ def sample_streams(
         styled, plain = logits[:B], logits[B:]
         return torch.lerp(plain, styled, g)  # plain + g * (styled - plain)
 
+    step.products(ids.shape[0])  # oneDNN packs the weights for this batch now, not inside a timed step
+    steps = ThreadChooser(thread_options(ids.shape[0], available))
+    fills = ThreadChooser(
+        thread_options(ids.shape[0] * model.config.block_size, available), probe=1, warmup=0
+    )
     refill, logits = True, None
     max_tokens = max_new_tokens(seconds)
-    with threads(step_threads(ids.shape[0], fill_threads)):
+    with threads(available):
         while True:
             if refill:
                 cache.truncate(0)
                 seen, seen_pos = window.visible()
-                with threads(fill_threads):
-                    logits = step.fill(torch.from_numpy(seen), _positions(seen_pos), cache=cache)
+                x, x_pos = torch.from_numpy(seen), _positions(seen_pos)
+                if seen.shape[1] < MIN_TIMED_FILL:  # a prefix alone: too little work to time
+                    logits = step.fill(x, x_pos, cache=cache)
+                else:
+                    logits = fills.run(step.fill, x, x_pos, cache=cache, units=seen.size)
                 refill = False
             mask = torch.from_numpy(grammar.mask())
             tok = rows[sample(guided(logits), sampling, gen, mask).numpy()]  # (B,) column -> token id
@@ -283,6 +276,6 @@ def sample_streams(
             if cache.length + 1 > model.config.block_size:
                 refill = True
                 continue
-            logits = step(torch.from_numpy(tok), _positions(p), cache=cache)
+            logits = steps.run(step, torch.from_numpy(tok), _positions(p), cache=cache)
     ids, pos = window.streams()
     return ids[:B], pos[:B]
