@@ -71,13 +71,13 @@ def test_cached_greedy_decoding_equals_full_recompute(model):
         logits, _ = model(ids[:, :end], Positions(*(pos[:, :end, k] for k in range(4))))
     from musenet.codec.grammar import Grammar
 
-    grammar = Grammar(VOCAB, 1, [0, 9], g.positions[end, 0].item() * 0 + 200, min_end=int(0.8 * 200))
+    grammar = Grammar(VOCAB, 1, [0, 9], 200, min_end=int(0.8 * 200), land_waits=True)
     for t in g.ids[:n_prefix]:
         grammar.push(np.array([t]))
     for i in range(n_prefix, end + 1):
         allowed = torch.from_numpy(grammar.mask())
-        want = sample(logits[:, i - 1], SampleConfig(0.0), allowed=allowed)
-        assert int(want) == int(g.ids[i]), f"step {i}"
+        want = grammar.land(sample(logits[:, i - 1], SampleConfig(0.0), allowed=allowed).numpy())
+        assert int(want[0]) == int(g.ids[i]), f"step {i}"
         grammar.push(np.array([g.ids[i]]))
 
 

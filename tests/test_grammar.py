@@ -306,3 +306,59 @@ def test_a_wait_follows_a_wait_only_after_the_longest():
     kinds = [VOCAB.kind(int(t)) for t in enc.ids]
     # 2.5 s: wait:128 and the rest
     assert sum(a == b == "wait" for a, b in zip(kinds[:-1], kinds[1:], strict=True)) == 1
+
+
+def test_a_wait_past_the_end_lands_on_it_when_asked():
+    piano = VOCAB.config.instrument_names.index("piano")
+    prefix = [VOCAB.style_id("bach"), VOCAB.instrument_offset + piano, VOCAB.start]
+    c4 = int(VOCAB.note_id(piano, 3, 60))
+    strict = Grammar(VOCAB, 1, [piano], duration=300)
+    landing = Grammar(VOCAB, 1, [piano], duration=300, land_waits=True)
+    for g in (strict, landing):
+        for t in [*prefix, c4, int(VOCAB.wait_id(128)), int(VOCAB.wait_id(128))]:
+            g.push(np.array([t]))
+    long_wait = int(VOCAB.wait_id(100))  # 44 units are left: it would take the clock to 356
+    assert not strict.mask()[0, long_wait] and strict.mask()[0, VOCAB.wait_id(44)]
+    assert landing.mask()[0, long_wait]
+    assert np.array_equal(strict.land(np.array([long_wait])), [long_wait])  # off: tokens as sampled
+    landed = landing.land(np.array([long_wait]))
+    assert landed.tolist() == [int(VOCAB.wait_id(44))]
+    assert landing.land(np.array([c4])).tolist() == [c4] and landing.land(
+        np.array([VOCAB.wait_id(20)])
+    ).tolist() == [int(VOCAB.wait_id(20))]
+    pos = landing.push(landed)
+    assert pos[0, 0] == 300 and pos[0, 3] == 0  # on the end, the countdown at zero
+    allowed = landing.mask()[0]
+    assert (
+        not allowed[landing.is_wait].any() and not allowed[VOCAB.end]
+    )  # C4 still sounds: its note-off first
+    assert allowed[int(VOCAB.note_id(piano, 0, 60))]
+
+
+def test_landing_waits_keep_random_streams_valid_and_never_past_the_end():
+    rng = np.random.default_rng(1)
+    insts, duration, B = [0, 9], 400, 8  # piano and drums, 4 s
+    g = Grammar(VOCAB, B, insts, duration, min_end=300, max_silence=150, max_hold=200, land_waits=True)
+    streams = [[VOCAB.style_id("pop"), VOCAB.instrument_offset, VOCAB.instrument_offset + 9, VOCAB.start]] * B
+    streams = [list(s) for s in streams]
+    for t in streams[0]:
+        g.push(np.full(B, t))
+    landed = 0
+    while not g.ended.all():
+        allowed = g.mask()
+        assert allowed.any(axis=1).all(), "a stream with no legal next token"
+        weights = allowed * (1.0 + 10.0 * g.is_wait[None, :])  # favour waits: long ones often pass the end
+        toks = np.array([rng.choice(VOCAB.size, p=w / w.sum()) for w in weights])
+        out = g.land(toks)
+        landed += int((out != toks).sum())
+        g.push(out)
+        for s, t in zip(streams, out, strict=True):
+            s.append(int(t))
+    assert landed > 0
+    for s in streams:
+        piece, repairs = decode(s, VOCAB)
+        assert not repairs, repairs
+        pitched = piece.notes[piece.notes["program"] != 128]
+        assert max(pitched["end"].max(initial=0), piece.notes["start"].max(initial=0)) <= 4.0 + 1e-9
+        enc = encode(piece, VOCAB, style="pop").ids
+        assert np.array_equal(decode(enc, VOCAB)[0].notes, piece.notes)

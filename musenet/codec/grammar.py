@@ -10,7 +10,11 @@ have written, and so decodes with no repairs:
   onsets per moment and (pitched) `max_polyphony` notes sounding;
 - a note-off only for a sounding note;
 - a wait only while it keeps the clock at or before the requested duration; once the clock reaches it, only the
-  note-offs of sounding notes, then drum hits (which need no note-off) and `end` remain;
+  note-offs of sounding notes, then drum hits (which need no note-off) and `end` remain; with `land_waits`, a
+  wait past it is allowed too and lands the clock on it (`land()` rewrites the sampled token to the wait that
+  does): the model's choice to let its last notes ring to the end. Without it, a model that wants to wait the
+  final beat out has only note-ons and short waits left, and squeezes onsets 10-40 ms apart into the last second
+  (generation sets it; the encoder never writes a wait past a piece's end);
 - a wait right after a wait only after `wait:max_wait`: the encoder writes a gap as one wait, or as full waits
   and then the rest, never as `wait:1 wait:1 …` (a model that samples such a chain is off its training data, and
   can spiral into seconds of 10 ms waits);
@@ -84,6 +88,7 @@ class Grammar:
         min_restrike: int | None = None,
         max_hold: int | None = None,
         max_note: int | None = None,
+        land_waits: bool = False,
     ):
         """`instruments`: indices of the instruments whose notes may start; `duration`, `min_end`,
         `max_silence`, `min_restrike`, `max_hold`, `max_note`: time units (`max_silence` None: silences of any
@@ -96,8 +101,10 @@ class Grammar:
         For a span (`codec.infill`'s middle): `closer` is the token that ends a stream in place of `end`
         (`fill_end`), `duration` the span's end (the clock limit) while `piece_duration` drives `part` and
         `countdown`, `drums_at_limit=False` keeps every onset inside the span, and `begin()` sets the clock and
-        the notes sounding at its start."""
+        the notes sounding at its start. `land_waits`: a wait past `duration` is allowed and lands on it (see the
+        module's docstring; `land()`)."""
         self.vocab = vocab
+        self.land_waits = land_waits
         self.batch = batch
         self.duration = int(duration)
         self.piece_duration = self.duration if piece_duration is None else int(piece_duration)
@@ -206,18 +213,23 @@ class Grammar:
         if self.min_restrike is not None:
             recent = struck > (self.time - self.min_restrike)[:, None]
             ons &= ~recent | c.is_drum
-        waits = c.is_wait & (self.time[:, None] + c.wait_len <= self.duration) & ~self.after_wait[:, None]
+        if self.land_waits:  # where each wait takes the clock: a wait past the duration lands on it
+            after = np.minimum(self.time[:, None] + c.wait_len, self.duration)
+            waits = c.is_wait & before_limit & ~self.after_wait[:, None]
+        else:
+            after = self.time[:, None] + c.wait_len
+            waits = c.is_wait & (after <= self.duration) & ~self.after_wait[:, None]
         if self.max_silence is not None:
-            too_long = self.time[:, None] + c.wait_len - self.quiet_from[:, None] > self.max_silence
+            too_long = after - self.quiet_from[:, None] > self.max_silence
             waits &= ~(silent & too_long)
         if self.max_hold is not None:
-            held_too_long = self.time[:, None] + c.wait_len - self.onset_at[:, None] > self.max_hold
+            held_too_long = after - self.onset_at[:, None] > self.max_hold
             waits &= ~(~silent & held_too_long)
         free_waits = waits
         if self.max_note is not None:
             # the oldest sounding note's strike (a huge number when nothing sounds)
             oldest = np.where(self.sounding, self.struck, np.iinfo(np.int64).max).min(axis=1)
-            waits = waits & (self.time[:, None] + c.wait_len - oldest[:, None] <= self.max_note)
+            waits = waits & (after - oldest[:, None] <= self.max_note)
         allowed = offs | ons | waits
         end_ok = (self.n_sounding == 0) & (self.time >= self.min_end)
         allowed[:, c.end] = end_ok[:, None]
@@ -250,12 +262,22 @@ class Grammar:
             return allowed
         owed_cols = self._must_cols & ~self.played[:, self._col_inst]  # (B, R) note-ons of instruments owed
         at_entry = (self.time >= self.entry)[:, None]
-        late_waits = waits & (self.time[:, None] + c.wait_len > self.entry)
+        late_waits = waits & (np.minimum(self.time[:, None] + c.wait_len, self.duration) > self.entry)
         strict = offs | np.where(at_entry, ons & owed_cols, ons) | (waits & ~late_waits)
         strict[:, c.end] = False
         keep = owing & strict.any(axis=1)  # a stream with no way on under the rule keeps the plain masks
         allowed[keep] = strict[keep]
         return allowed
+
+    def land(self, tokens: np.ndarray) -> np.ndarray:
+        """(B,) sampled tokens with every wait past the duration replaced by the wait that lands on it (with
+        `land_waits`; the tokens unchanged otherwise). Push what this returns: it is what the stream holds."""
+        tokens = np.asarray(tokens, dtype=np.int64).reshape(self.batch)
+        if not self.land_waits:
+            return tokens
+        left = self.duration - self.time
+        over = self.is_wait[tokens] & (self.wait_len[tokens] > left) & (left > 0) & ~self.ended
+        return np.where(over, self.vocab.wait_id(np.maximum(left, 1)), tokens)
 
     def push(self, tokens: np.ndarray) -> np.ndarray:
         """Advances each stream by its token; returns (B, 4) positions: time, chord, part, countdown."""

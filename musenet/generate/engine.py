@@ -183,6 +183,7 @@ def generate_ids(
         entry=None
         if cfg.entry is None
         else primer_units + min(round(cfg.entry * 1000 / unit_ms), new_units // 2),
+        land_waits=True,
     )
 
     prefix = prefix_ids(vocab, cfg.style, sorted(present))
@@ -259,7 +260,7 @@ def sample_streams(
                     logits = fills.run(step.fill, x, x_pos, cache=cache, units=seen.size)
                 refill = False
             mask = torch.from_numpy(grammar.mask())
-            tok = rows[sample(guided(logits), sampling, gen, mask).numpy()]  # (B,) column -> token id
+            tok = grammar.land(rows[sample(guided(logits), sampling, gen, mask).numpy()])  # (B,) column -> id
             p = grammar.push(tok)
             if g != 1:
                 tok, p = np.concatenate([tok, tok]), np.concatenate([p, p])

@@ -150,6 +150,7 @@ def infill_ids(
         min_restrike=units(cfg.min_restrike, vocab.config.time_unit_ms),
         max_hold=units(cfg.max_hold, vocab.config.time_unit_ms),
         max_note=units(cfg.max_note, vocab.config.time_unit_ms),
+        land_waits=True,
     )
     grammar.begin(p.t0, p.sounding)
 
