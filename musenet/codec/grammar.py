@@ -234,7 +234,7 @@ class Grammar:
         end_ok = (self.n_sounding == 0) & (self.time >= self.min_end)
         allowed[:, c.end] = end_ok[:, None]
         if self.entry is not None:
-            allowed = self._entry(allowed, offs, ons, waits)
+            allowed = self._entry(allowed, offs, ons, waits, after)
         if self.max_note is not None:
             # a note that has sounded `max_note` units is released before anything else happens, the lowest
             # first (the order of offs within a moment); a stream that cannot release it at this moment keeps the
@@ -254,15 +254,18 @@ class Grammar:
             allowed[np.ix_(self.ended, c.pad)] = True
         return allowed
 
-    def _entry(self, allowed: np.ndarray, offs: np.ndarray, ons: np.ndarray, waits: np.ndarray) -> np.ndarray:
-        """The masks with every `must_play` instrument playing by `entry` (see the module's docstring)."""
+    def _entry(
+        self, allowed: np.ndarray, offs: np.ndarray, ons: np.ndarray, waits: np.ndarray, after: np.ndarray
+    ) -> np.ndarray:
+        """The masks with every `must_play` instrument playing by `entry` (see the module's docstring); `after`:
+        (B, R) where each wait would take the clock."""
         c = self.columns
         owing = ~self.played[:, self.must].all(axis=1) & self.started & ~self.ended  # (B,)
         if not owing.any():
             return allowed
         owed_cols = self._must_cols & ~self.played[:, self._col_inst]  # (B, R) note-ons of instruments owed
         at_entry = (self.time >= self.entry)[:, None]
-        late_waits = waits & (np.minimum(self.time[:, None] + c.wait_len, self.duration) > self.entry)
+        late_waits = waits & (after > self.entry)
         strict = offs | np.where(at_entry, ons & owed_cols, ons) | (waits & ~late_waits)
         strict[:, c.end] = False
         keep = owing & strict.any(axis=1)  # a stream with no way on under the rule keeps the plain masks

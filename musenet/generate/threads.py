@@ -75,7 +75,7 @@ class ThreadChooser:
         self.cost: dict[int, float] = {}  # mean seconds per call, per option
         self.due = dict.fromkeys(self.options, 0)  # the call count at which each option is (re-)timed
         self.calls = 0
-        self._trial: int | None = None  # the option being timed, and its calls so far
+        self._trial: int | None = None  # the option being timed, and its times so far
         self._times: list[float] = []
         self._skip = 0  # warm-up calls of the trial still to ignore
         self._last: int | None = None  # the option of the previous call
@@ -123,10 +123,8 @@ class ThreadChooser:
                 self.cost[n] = sum(self._times) / len(self._times)
                 self._trial = None
                 self._schedule()
-        elif n in self.cost and not switched:
-            self.cost[n] += 0.1 * (
-                seconds - self.cost[n]
-            )  # the running option's cost follows the machine's load
+        elif n in self.cost and not switched:  # the running option's cost follows the machine's load
+            self.cost[n] += 0.1 * (seconds - self.cost[n])
 
     def _schedule(self) -> None:
         best = self.best
