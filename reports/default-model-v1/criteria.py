@@ -1,15 +1,18 @@
 """Issue 15's release criteria, read from two `musenet evaluate` reports made the same way (`evaluate.sh`).
 
     python reports/default-model-v1/criteria.py reports/default-model/eval        # OUT and OUT/v0.2
+    python reports/default-model-v1/criteria.py reports/default-model/eval --data data/default
 
 Prints a markdown table: each criterion, the candidate's figure, v0.2's, met or not. Speed is not in the reports:
-`benchmarks/generate.py` measures it.
+`benchmarks/generate.py` measures it. With `--data` (the corpus the reports read), one more row, not a criterion:
+the generated groove against every real piece of each drum style (train, val and test splits), where the criterion
+reads the test split's few (blues: 3 pieces).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 DRUM_STYLES = ("pop", "rock", "jazz", "blues", "game", "funk", "metal", "latin", "country", "soul", "reggae")
@@ -56,13 +59,37 @@ def figures(m: dict) -> dict:
     }
 
 
+def corpus_grooves(data: str, styles: list[str], seconds: float) -> dict[str, tuple[float, int]]:
+    """Per style: the mean groove consistency of the first `seconds` of every real piece of it in the corpus
+    (train, val and test), and the number of pieces."""
+    import numpy as np
+
+    from musenet.evaluate.corpus import excerpt, read_splits
+    from musenet.evaluate.features import features
+
+    split = read_splits(data, ("train", "val", "test"))
+    out = {}
+    for style in styles:
+        pieces = [p for p in split.pieces if p.style == style]
+        g = [
+            features(e)["groove_consistency"]
+            for e in (excerpt(p, split.vocab, seconds) for p in pieces)
+            if len(e)
+        ]
+        if g:
+            out[style] = (float(np.mean(g)), len(g))
+    return out
+
+
 def _f(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
-def main(out: str) -> None:
-    a = figures(json.loads((Path(out) / "metrics.json").read_text()))
-    b = figures(json.loads((Path(out) / "v0.2" / "metrics.json").read_text()))
+def main(out: str, data: str | None = None) -> None:
+    m = json.loads((Path(out) / "metrics.json").read_text())
+    a = figures(m)
+    v02 = json.loads((Path(out) / "v0.2" / "metrics.json").read_text())
+    b = figures(v02)
     grooves = lambda f: ", ".join(f"{k} {v:.2f}" for k, v in sorted(f["groove"].items())) or "-"  # noqa: E731
     rows = [
         ("NLL/token ≥ 30 % below the trigram", f"{a['below_ngram']:.1%}", f"{b['below_ngram']:.1%}",
@@ -89,6 +116,19 @@ def main(out: str) -> None:
         ("no copied run > 32 notes", f"longest {a['copied_max']}", f"longest {b['copied_max']}",
          a["copied_max"] is not None and a["copied_max"] <= 32),
     ]  # fmt: skip
+    if data:
+        corpus = corpus_grooves(data, sorted(a["groove"]), m["config"]["seconds"])
+
+        def against(metrics: dict) -> str:
+            music = metrics["music"]
+            gen = {x: music[x]["features"]["groove_consistency"]["gen_mean"] for x in corpus if x in music}
+            return ", ".join(f"{x} {gen[x] / corpus[x][0]:.2f}" for x in sorted(gen) if gen[x] is not None)
+
+        pieces = ", ".join(f"{x} {n}" for x, (_, n) in sorted(corpus.items()))
+        name = (
+            f"the same against every real piece of the style, all splits (not a criterion; pieces: {pieces})"
+        )
+        rows.insert(8, (name, against(m), against(v02), None))
     print(f"{a['n_styles']} styles, at least {a['per_style_n']} samples each\n")
     print("| criterion | this model | v0.2 | met |\n| --- | --- | --- | --- |")
     for name, x, y, ok in rows:
@@ -96,4 +136,8 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    ap = argparse.ArgumentParser(description="Issue 15's release criteria from two evaluation reports.")
+    ap.add_argument("out", help="an evaluate.sh report folder (with v0.2/ inside)")
+    ap.add_argument("--data", help="the corpus folder, for the groove of every real piece of each drum style")
+    args = ap.parse_args()
+    main(args.out, args.data)
