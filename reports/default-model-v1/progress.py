@@ -289,7 +289,7 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     tagged = [p for p in rows if p.get("tag")]
     rows = [p for p in rows if not p.get("tag")]
     tok = [p["step"] * TOKENS_PER_STEP / 1e6 for p in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax3, ax2) = plt.subplots(1, 3, figsize=(16, 4))
     ax1.errorbar(tok, [p["style_ratio"] for p in rows], yerr=[p["style_ratio_se"] for p in rows], marker="o",
                  capsize=3, label="style ratio (generated / real accuracy)")  # fmt: skip
     ax1.plot(tok, [p["mean_oa"] for p in rows], marker="s", label="mean overlapping area")
@@ -304,6 +304,7 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     ax1.set_ylim(0, 1)
     ax1.legend(loc="upper left", fontsize=8)
     ax1.set_title("sample-side criteria vs training")
+    unmet(ax3, sorted(rows + tagged, key=lambda p: p["step"]))
     steps = sorted(s for s in val if s > 0)
     ax2.plot([s * TOKENS_PER_STEP / 1e6 for s in steps], [val[s] for s in steps], linewidth=0.8, color="C2")
     evaluated = sorted({p["step"]: p["val"] for p in rows + tagged if p["val"] is not None}.items())
@@ -327,6 +328,38 @@ def plot(rows: list[dict], val: dict[int, float], path: Path) -> None:
     ax2.set_title("validation loss")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def unmet(ax, rows: list[dict]) -> None:
+    """The two criteria the run has missed longest, per snapshot (every series): the share of samples recognised
+    as the style most often at zero, against real music's recall of it; and the drum style whose groove is
+    furthest from real, against the 0.8-1.2 band."""
+    tok = [p["step"] * TOKENS_PER_STEP / 1e6 for p in rows]
+    zero = max(rows[-1]["recognised"], key=lambda s: sum(s in p["at_zero"] for p in rows))
+    share = [eval_share(p["recognised"].get(zero, "0/1")) for p in rows]
+    ax.plot(tok, share, "o", color="C3", label=f"{zero}: generated recognised")
+    ax.axhline(
+        rows[-1]["real"][zero], color="C3", linestyle="--", linewidth=1, label=f"{zero}: real recognised"
+    )
+    ax.set_ylim(0, 0.5)
+    ax.set_ylabel("share recognised as its style")
+    ax.set_xlabel("training tokens (M)")
+    groove = max(rows[-1]["groove"], key=lambda s: abs(math.log(rows[-1]["groove"][s])))
+    tw = ax.twinx()
+    tw.plot(tok, [p["groove"].get(groove) for p in rows], "s", color="C0", label=f"{groove}: groove gen/real")
+    tw.axhspan(0.8, 1.2, color="C0", alpha=0.12, label="groove criterion 0.8-1.2")
+    tw.set_ylim(0.6, 1.8)
+    tw.set_ylabel("groove consistency, generated / real")
+    lines = ax.get_legend_handles_labels()
+    twin = tw.get_legend_handles_labels()
+    ax.legend(lines[0] + twin[0], lines[1] + twin[1], loc="upper left", fontsize=8)
+    ax.set_title("the criteria not met")
+
+
+def eval_share(hits: str) -> float:
+    """'a/b' -> a / b."""
+    a, b = hits.split("/")
+    return int(a) / int(b)
 
 
 if __name__ == "__main__":
