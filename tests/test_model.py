@@ -117,7 +117,7 @@ def step_positions(pos: Positions | None, t: int) -> Positions | None:
         "train",
     ],
 )
-@pytest.mark.parametrize("batch", [1, 3])  # a matrix-vector product, and a weight packed for 3 rows
+@pytest.mark.parametrize("batch", [1, 3])  # a matrix-vector product, and a product of a few rows
 def test_decoder_equals_full_forward(kw, batch):
     m = tiny() if kw == "train" else tiny(**kw)
     if kw == "train":

@@ -10,7 +10,7 @@ import torch
 import musenet
 import musenet.generate.engine as engine
 from musenet.generate.config import GenerateConfig
-from musenet.generate.threads import ThreadChooser, thread_options, threads
+from musenet.generate.threads import ThreadChooser, same_on_threads, thread_options, threads
 from musenet.model.decode import Decoder
 from musenet.model.gpt import Positions
 
@@ -88,34 +88,70 @@ def composer():
     return musenet.load(None)
 
 
-@pytest.mark.parametrize("batch", [2, 4])
-def test_decode_logits_are_the_same_on_one_thread_and_two(composer, batch):
+@pytest.mark.parametrize("batch", [1, 2, 4])
+@pytest.mark.parametrize(
+    "tokens", [100, 300]
+)  # a fill of a short primer (here MKL splits some sums), a refill
+def test_where_the_probes_allow_two_threads_the_logits_are_the_same(composer, batch, tokens):
     m = composer.model
     g = torch.Generator().manual_seed(batch)
-    idx = torch.randint(0, composer.vocab.n_notes, (batch, 120), generator=g)
-    pos = Positions(*(torch.randint(0, 50, (batch, 120), generator=g) for _ in range(4)))
-    got = []
+    idx = torch.randint(0, composer.vocab.n_notes, (batch, tokens + 20), generator=g)
+    pos = Positions(*(torch.randint(0, 50, (batch, tokens + 20), generator=g) for _ in range(4)))
+    fills, steps = [], []
     with threads(torch.get_num_threads()):
         for n in (1, 2):
             torch.set_num_threads(n)
-            step, cache = Decoder(m), m.new_cache(batch, 128)
+            step, cache = Decoder(m), m.new_cache(batch, tokens + 20)
             with torch.inference_mode():
-                out = [step.fill(idx[:, :100], Positions(*(f[:, :100] for f in pos)), cache)]
-                out += [step(idx[:, t], Positions(*(f[:, t] for f in pos)), cache) for t in range(100, 120)]
-            got.append(torch.stack(out))
-    assert torch.equal(got[0], got[1])
+                fills.append(step.fill(idx[:, :tokens], Positions(*(f[:, :tokens] for f in pos)), cache))
+                out = [
+                    step(idx[:, t], Positions(*(f[:, t] for f in pos)), cache)
+                    for t in range(tokens, tokens + 20)
+                ]
+            steps.append(torch.stack(out))
+    step = Decoder(m)
+    if same_on_threads(step.probes(batch, tokens), 2):
+        assert torch.equal(fills[0], fills[1])
+        if same_on_threads(step.probes(batch), 2):
+            assert torch.equal(steps[0], steps[1])
 
 
-def test_a_seed_gives_the_same_piece_whatever_the_threads(composer, monkeypatch):
-    sampling = dataclasses.replace(composer.sampling, guidance=2.0)
-    cfg = GenerateConfig("pop", ("piano", "bass", "drums"), 4.0, 2, 7, sampling)
+class FirstChoice(ThreadChooser):
+    """A chooser that always runs the first of the options it is offered: the timing's verdict, forced."""
+
+    def pick(self) -> int:
+        return self.options[0]
+
+
+@pytest.mark.parametrize("request_kind", ["guided band", "primer"])
+def test_a_seed_gives_the_same_piece_whatever_the_threads(composer, monkeypatch, request_kind):
+    if request_kind == "guided band":
+        sampling = dataclasses.replace(composer.sampling, guidance=2.0)
+        cfg, primer = GenerateConfig("pop", ("piano", "bass", "drums"), 4.0, 2, 7, sampling), None
+    else:  # one stream after a primer of ~100 tokens: its fill is one of the shapes whose sums MKL splits here
+        first = engine.generate_ids(
+            composer.model, composer.vocab, GenerateConfig("pop", ("piano",), 6.0, 1, 3)
+        )
+        ids = first[0].ids
+        body = ids[int(np.flatnonzero(ids == composer.vocab.start)[0]) + 1 :]
+        body = (
+            body[: int(np.flatnonzero(body == composer.vocab.end)[0])] if composer.vocab.end in body else body
+        )
+        primer = engine.Primer(body[:100], 600)
+        cfg = GenerateConfig(
+            "pop", ("piano",), 8.0, 1, 5, dataclasses.replace(composer.sampling, guidance=1.0)
+        )
     before = torch.get_num_threads()
     pieces = []
-    for policy in ((1,), (2,), None):  # forced onto one thread, onto two, chosen by timing
-        monkeypatch.setattr(
-            engine, "thread_options", thread_options if policy is None else lambda r, a, p=policy: p
-        )
-        pieces.append([g.ids for g in engine.generate_ids(composer.model, composer.vocab, cfg)])
+    monkeypatch.setattr(engine, "ThreadChooser", FirstChoice)
+    # whatever the timing decides among the options the engine offers: two threads first, one first, or timed
+    for policy in ((2, 1), (1, 2), None):
+        options = thread_options if policy is None else lambda r, a, p=policy: p if r > 1 else (1,)
+        monkeypatch.setattr(engine, "thread_options", options)
+        if policy is None:
+            monkeypatch.setattr(engine, "ThreadChooser", ThreadChooser)
+        out = engine.generate_ids(composer.model, composer.vocab, cfg, primer)
+        pieces.append([g.ids for g in out])
         assert torch.get_num_threads() == before  # restored after the loop
     for other in pieces[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(pieces[0], other, strict=True))

@@ -40,7 +40,7 @@ from ..model.decode import Decoder
 from ..model.gpt import Positions
 from .config import GenerateConfig, SampleConfig, units
 from .sampling import sample
-from .threads import ThreadChooser, thread_options, threads
+from .threads import ThreadChooser, same_on_threads, thread_options, threads
 
 # A hard cap on the tokens sampled per stream, from the asked length: the busiest 10 s of the 46 real files in
 # ../shared/midi (pop bands, MAESTRO) encode to 103 tokens per second at most (note-ons, note-offs and waits), so
@@ -241,11 +241,18 @@ def sample_streams(
         styled, plain = logits[:B], logits[B:]
         return torch.lerp(plain, styled, g)  # plain + g * (styled - plain)
 
-    step.products(ids.shape[0])  # oneDNN packs the weights for this batch now, not inside a timed step
-    steps = ThreadChooser(thread_options(ids.shape[0], available))
+    def choice(rows: int, tokens: int = 1) -> tuple[int, ...]:
+        """The thread counts timing may choose among for this work: one where more would change the numbers."""
+        options = thread_options(rows * tokens, available)
+        if len(options) > 1 and not same_on_threads(step.probes(rows, tokens), available):
+            return (1,)
+        return options
+
+    steps = ThreadChooser(choice(ids.shape[0]))
     fills = ThreadChooser(
         thread_options(ids.shape[0] * model.config.block_size, available), probe=1, warmup=0
     )
+    fill_shapes: dict[int, bool] = {}  # tokens of a fill -> timing may choose its threads
     refill, logits = True, None
     max_tokens = max_new_tokens(seconds)
     with threads(available):
@@ -257,7 +264,13 @@ def sample_streams(
                 if seen.shape[1] < MIN_TIMED_FILL:  # a prefix alone: too little work to time
                     logits = step.fill(x, x_pos, cache=cache)
                 else:
-                    logits = fills.run(step.fill, x, x_pos, cache=cache, units=seen.size)
+                    if seen.size not in fill_shapes:
+                        fill_shapes[seen.size] = len(choice(*seen.shape)) > 1
+                    if fill_shapes[seen.size]:
+                        logits = fills.run(step.fill, x, x_pos, cache=cache, units=seen.size)
+                    else:
+                        torch.set_num_threads(1)  # the next step's `run` sets its own
+                        logits = step.fill(x, x_pos, cache=cache)
                 refill = False
             mask = torch.from_numpy(grammar.mask())
             tok = grammar.land(rows[sample(guided(logits), sampling, gen, mask).numpy()])  # (B,) column -> id

@@ -10,9 +10,13 @@ machine is not ours to inspect, so the engine measures: `ThreadChooser` runs one
 a batch, the window refills) on whichever thread count has been faster for it, and re-times the others now and
 then, for at most `budget` of the time.
 
-The thread count never changes the numbers: the step's products split the output columns, not the sums
-(`tests/test_threads.py` checks decode logits equal on 1 and 2 threads), so a seed gives the same piece however the
-threads were chosen.
+A seed must give the same piece however the threads were chosen, so the choice is only offered where the thread
+count does not change the numbers. For most shapes MKL splits a product's output columns among the threads, and the
+results are bitwise the same on any number; for some small row counts it splits the sums too, and the last bits
+differ (the 4 x 256 model's MLP output, 1024 -> 256, at 16-168 rows: a fill of a short primer; the 6 x 384 one's
+qkv, 384 -> 1152, at 4-15 rows: a step of several candidates). `same_on_threads` runs a work's products on one
+thread and on several once per shape; where they differ that work stays on one thread (`tests/test_threads.py`
+checks decode logits equal on 1 and 2 threads, and a seed's pieces equal under every policy).
 """
 
 from __future__ import annotations
@@ -49,6 +53,20 @@ def thread_options(rows: int, available: int) -> tuple[int, ...]:
     if rows == 1 or available <= 1:
         return (1,)
     return (available, 1)
+
+
+def same_on_threads(
+    probes: Sequence[tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]], n: int
+) -> bool:
+    """Whether each `(fn, x)` gives bitwise the same `fn(x)` on `n` threads as on one."""
+    with torch.no_grad():
+        for fn, x in probes:
+            with threads(1):
+                one = fn(x)
+            with threads(n):
+                if not torch.equal(one, fn(x)):
+                    return False
+    return True
 
 
 class ThreadChooser:

@@ -6,14 +6,18 @@ thread, the 17 products of a step):
 
 - fp32, batch 1: `x @ Wt` with `Wt` stored (in, out) and contiguous reads the weights ~30 % faster than
   `F.linear(x, W)` with PyTorch's (out, in) layout (1.5-2.0 ms against 2.7-3.3 ms);
-- fp32, batch 2-16: MKL's sgemm with a handful of rows runs far below the machine's speed; oneDNN's kernel over a
-  weight packed for that many rows is ~25 % faster (3.7-4.3 ms against 5.0-6.0 at batch 4);
+- fp32, batch 2-8: `F.linear(x, W)` over PyTorch's own layout. It is 1.5-2.5x faster than oneDNN's kernel over a
+  weight packed for that many rows, which this used until `benchmarks/decode_products.py` measured it (2 threads:
+  0.59 against 1.57 ms at batch 2, 0.78 against 1.44 at batch 4; one session's machine had measured the packed one
+  ~25 % faster at batch 4), and its results do not depend on the number of threads, which `x @ Wt` at batch > 1
+  does (MKL splits that sum differently): the decode threads are chosen by timing (`generate.threads`) and a seed
+  must give the same piece whatever they are;
 - bf16: `F.linear` in PyTorch's layout (1.9 ms); a transposed bf16 weight falls off the fast kernels (10 ms);
 - `scaled_dot_product_attention` called directly is 2-4x faster than the two `matmul`s of a hand-written
   attention over a slice of the cache;
 - module attribute lookups, views and masks were half of a step before this was flat.
 
-`Decoder` keeps the weights in the layout its products want (fp32 ones transposed or packed: copies), and of the
+`Decoder` keeps the weights in the layouts its products want (for one row, fp32 ones transposed: copies), and of the
 output layer only the rows asked for: a generator that can only ever draw some tokens (the grammar masks the rest)
 computes the logits of those alone.
 """
@@ -45,12 +49,11 @@ class Decoder:
         self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
         t = model.transformer
         w = t.wte.weight.detach()
-        # fp32 on a CPU: (in, out) weights (copies); anything else: PyTorch's own (out, in) ones
+        # fp32 on a CPU: a step of one row reads (in, out) copies of the weights; anything else PyTorch's own
         self.transposed = w.dtype == torch.float32 and w.device.type == "cpu"
 
         def weight(m: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
-            wm = m.weight.detach()
-            return wm.t().contiguous() if self.transposed else wm, None if m.bias is None else m.bias.detach()
+            return m.weight.detach(), None if m.bias is None else m.bias.detach()
 
         def norm(m: torch.nn.LayerNorm) -> tuple:
             return m.weight, m.bias, m.eps
@@ -58,13 +61,17 @@ class Decoder:
         with torch.no_grad():
             self.norms = [(norm(b.ln_1), norm(b.ln_2)) for b in t.h]
             self.ln_f = norm(t.ln_f)
-            # per layer: qkv, attention output, MLP in, MLP out
+            # per layer: qkv, attention output, MLP in, MLP out; (out, in)
             self.weights = [
                 [weight(b.attn.c_attn), weight(b.attn.c_proj), weight(b.mlp.c_fc), weight(b.mlp.c_proj)]
                 for b in t.h
             ]
-            head = w if self.rows is None else w[self.rows.to(w.device)]  # (R, C)
-            self.head = (head.t().contiguous() if self.transposed else head, None)
+            self.head = (w if self.rows is None else w[self.rows.to(w.device)], None)  # (R, C)
+            # the matrix products of a step: per layer and the head's, for one row and for several
+            self.rows_products = _products(self.weights, self.head, "linear")
+            self.row_products = _products(
+                self.weights, self.head, "transposed" if self.transposed else "linear"
+            )
         self.rope = model.rotary(w.device)  # (block_size, D) cos and sin tables, or None
         if self.rope is not None:  # rotate-half as a signed permutation: x @ swap = cat(-x2, x1)
             D = model.config.head_dim
@@ -73,7 +80,6 @@ class Decoder:
             self.swap[half + D // 2, half] = -1.0
             self.swap[half, half + D // 2] = 1.0
             self.eye = torch.eye(D, device=w.device, dtype=w.dtype)
-        self._products: dict[tuple[str, int], tuple[list[list[Product]], Product]] = {}
 
     def rotation(self, n: int) -> torch.Tensor:
         """(D, D) matrix R with `x @ R == rotate(x, cos[n], sin[n])`: one product per layer instead of five ops."""
@@ -83,20 +89,24 @@ class Decoder:
     @property
     def size(self) -> int:
         """R: the number of logits a step returns."""
-        return self.head[0].size(1 if self.transposed else 0)
+        return self.head[0].size(0)
 
     def products(self, batch: int) -> tuple[list[list[Product]], Product]:
-        """The matrix products of a step at this batch size: per layer, and the head (built once each)."""
-        kind = "linear"
-        if self.transposed:
-            kind = "packed" if batch > 1 and _packing_works() else "transposed"
-        n = batch if kind == "packed" else 0  # oneDNN packs a weight for a number of rows
-        if (kind, n) not in self._products:
-            self._products[kind, n] = (
-                [[_product(w, b, kind, n) for w, b in layer] for layer in self.weights],
-                _product(*self.head, kind, n),
-            )
-        return self._products[kind, n]
+        """The matrix products of a step of `batch` rows: per layer, and the head."""
+        return self.row_products if batch == 1 else self.rows_products
+
+    def probes(self, rows: int, tokens: int = 1) -> list[tuple[Product, torch.Tensor]]:
+        """The distinct matrix products of a step of `rows` rows (`tokens` > 1: of a fill of that many tokens a row,
+        whose trunk and head run `F.linear`, over every token and over the last), each with a random
+        input of its shape: what `generate.threads.same_on_threads` runs on one thread and on several to see
+        whether the thread count changes the numbers (MKL's split of a product depends on its shape, not on the
+        values)."""
+        g = torch.Generator().manual_seed(rows * tokens)
+        w0 = self.head[0]
+        layers, head = self.products(rows) if tokens == 1 else self.rows_products
+        works = [(f, rows * tokens, w.size(1)) for f, (w, _) in zip(layers[0], self.weights[0], strict=True)]
+        works.append((head, rows, w0.size(1)))
+        return [(f, torch.randn(n, k, generator=g, dtype=w0.dtype).to(w0.device)) for f, n, k in works]
 
     def fill(
         self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None
@@ -106,7 +116,7 @@ class Decoder:
         position: for a window refill of a few hundred tokens that (B, T, V) product was a quarter of the work."""
         m = self.model
         h = m.body(m.embed(idx, pos, 0 if cache is None else cache.length), cache)[:, -1]
-        return self.products(h.size(0))[1](h)
+        return self.rows_products[1](h)  # `F.linear` at any batch: its numbers do not depend on the threads
 
     def __call__(
         self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None
@@ -153,32 +163,21 @@ class Decoder:
         return head(F.layer_norm(x, (C,), *self.ln_f))
 
 
-def _product(w: torch.Tensor, b: torch.Tensor | None, kind: str, rows: int) -> Product:
-    """`x -> x @ W.T + b`. `kind`: 'linear' (w is (out, in)), 'transposed' (w is (in, out)) or 'packed' (w is
-    (in, out), packed here by oneDNN for `rows` rows)."""
+def _products(
+    weights: list[list[tuple[torch.Tensor, torch.Tensor | None]]], head: tuple, kind: str
+) -> tuple[list[list[Product]], Product]:
+    """A step's products over (out, in) weights (and biases), per layer and the head's, of one `_product` kind."""
+    return [[_product(w, b, kind) for w, b in layer] for layer in weights], _product(*head, kind)
+
+
+def _product(w: torch.Tensor, b: torch.Tensor | None, kind: str) -> Product:
+    """`x -> x @ W.T + b` over an (out, in) `w`. `kind`: 'linear' (`F.linear` on `w` itself) or 'transposed'
+    (`torch.mm` on an (in, out) copy of it)."""
     if kind == "linear":
         return lambda x: F.linear(x, w, b)
-    if kind == "packed":
-        packed = torch.ops.mkldnn._reorder_linear_weight(w.t().contiguous(), rows)
-        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, b, "none", [], "")
+    w = w.t().contiguous()
     if b is None:
         return lambda x: torch.mm(x, w)
     return lambda x: torch.mm(x, w).add_(
         b
     )  # not addmm: it copies the bias into its output first (~3 µs more)
-
-
-_PACKING: bool | None = None
-
-
-def _packing_works() -> bool:
-    """oneDNN's packed linear runs in this build of PyTorch: checked once, against `torch.mm`."""
-    global _PACKING
-    if _PACKING is None:
-        try:
-            g = torch.Generator().manual_seed(0)
-            x, w = torch.randn(3, 8, generator=g), torch.randn(8, 5, generator=g)
-            _PACKING = torch.allclose(_product(w, None, "packed", 3)(x), x @ w, atol=1e-5)
-        except (AttributeError, RuntimeError):  # no such op in this build
-            _PACKING = False
-    return _PACKING
