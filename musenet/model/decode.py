@@ -116,7 +116,7 @@ class Decoder:
         position: for a window refill of a few hundred tokens that (B, T, V) product was a quarter of the work."""
         m = self.model
         h = m.body(m.embed(idx, pos, 0 if cache is None else cache.length), cache)[:, -1]
-        return self.rows_products[1](h)  # `F.linear` at any batch: its numbers do not depend on the threads
+        return self.rows_products[1](h)  # `F.linear` at any batch, as `probes(rows, tokens)` checks it
 
     def __call__(
         self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None
