@@ -52,6 +52,10 @@ CAP_TOKENS_MIN = 256
 # fixed costs dominate them, and their time per token says nothing about a full window's.
 MIN_TIMED_FILL = 64
 
+# (decoder layout, rows, tokens a row, threads) -> whether that work's products give the same numbers on that many
+# threads as on one (`threads.same_on_threads`): it depends on the shapes alone, so it is checked once a process
+_SAME_ON_THREADS: dict[tuple, bool] = {}
+
 
 def max_new_tokens(seconds: float) -> int:
     """The most tokens one stream may sample for `seconds` of new music."""
@@ -244,15 +248,18 @@ def sample_streams(
     def choice(rows: int, tokens: int = 1) -> tuple[int, ...]:
         """The thread counts timing may choose among for this work: one where more would change the numbers."""
         options = thread_options(rows * tokens, available)
-        if len(options) > 1 and not same_on_threads(step.probes(rows, tokens), available):
-            return (1,)
+        if len(options) > 1:
+            key = (step.layout, rows, tokens, available)
+            if key not in _SAME_ON_THREADS:
+                _SAME_ON_THREADS[key] = same_on_threads(step.probes(rows, tokens), available)
+            if not _SAME_ON_THREADS[key]:
+                return (1,)
         return options
 
     steps = ThreadChooser(choice(ids.shape[0]))
     fills = ThreadChooser(
         thread_options(ids.shape[0] * model.config.block_size, available), probe=1, warmup=0
     )
-    fill_shapes: dict[int, bool] = {}  # tokens of a fill -> timing may choose its threads
     refill, logits = True, None
     max_tokens = max_new_tokens(seconds)
     with threads(available):
@@ -263,14 +270,11 @@ def sample_streams(
                 x, x_pos = torch.from_numpy(seen), _positions(seen_pos)
                 if seen.shape[1] < MIN_TIMED_FILL:  # a prefix alone: too little work to time
                     logits = step.fill(x, x_pos, cache=cache)
-                else:
-                    if seen.size not in fill_shapes:
-                        fill_shapes[seen.size] = len(choice(*seen.shape)) > 1
-                    if fill_shapes[seen.size]:
-                        logits = fills.run(step.fill, x, x_pos, cache=cache, units=seen.size)
-                    else:
-                        torch.set_num_threads(1)  # the next step's `run` sets its own
-                        logits = step.fill(x, x_pos, cache=cache)
+                elif len(choice(*seen.shape)) > 1:
+                    logits = fills.run(step.fill, x, x_pos, cache=cache, units=seen.size)
+                else:  # the thread count would change the numbers
+                    torch.set_num_threads(1)  # the next step's `run` sets its own
+                    logits = step.fill(x, x_pos, cache=cache)
                 refill = False
             mask = torch.from_numpy(grammar.mask())
             tok = grammar.land(rows[sample(guided(logits), sampling, gen, mask).numpy()])  # (B,) column -> id

@@ -68,10 +68,8 @@ class Decoder:
             ]
             self.head = (w if self.rows is None else w[self.rows.to(w.device)], None)  # (R, C)
             # the matrix products of a step: per layer and the head's, for one row and for several
-            self.rows_products = _products(self.weights, self.head, "linear")
-            self.row_products = _products(
-                self.weights, self.head, "transposed" if self.transposed else "linear"
-            )
+            self.many_rows = _products(self.weights, self.head, "linear")
+            self.one_row = _products(self.weights, self.head, "transposed" if self.transposed else "linear")
         self.rope = model.rotary(w.device)  # (block_size, D) cos and sin tables, or None
         if self.rope is not None:  # rotate-half as a signed permutation: x @ swap = cat(-x2, x1)
             D = model.config.head_dim
@@ -87,13 +85,20 @@ class Decoder:
         return torch.addcmul(self.eye * cos, self.swap, sin)
 
     @property
+    def layout(self) -> tuple:
+        """What the shapes and kinds of this decoder's products follow (width, biases, output rows, dtype, device):
+        two decoders of one layout run the same products."""
+        w = self.head[0]
+        return w.size(1), self.weights[0][0][1] is not None, w.size(0), w.dtype, w.device.type
+
+    @property
     def size(self) -> int:
         """R: the number of logits a step returns."""
         return self.head[0].size(0)
 
     def products(self, batch: int) -> tuple[list[list[Product]], Product]:
         """The matrix products of a step of `batch` rows: per layer, and the head."""
-        return self.row_products if batch == 1 else self.rows_products
+        return self.one_row if batch == 1 else self.many_rows
 
     def probes(self, rows: int, tokens: int = 1) -> list[tuple[Product, torch.Tensor]]:
         """The distinct matrix products of a step of `rows` rows (`tokens` > 1: of a fill of that many tokens a row,
@@ -103,7 +108,7 @@ class Decoder:
         values)."""
         g = torch.Generator().manual_seed(rows * tokens)
         w0 = self.head[0]
-        layers, head = self.products(rows) if tokens == 1 else self.rows_products
+        layers, head = self.products(rows) if tokens == 1 else self.many_rows
         works = [(f, rows * tokens, w.size(1)) for f, (w, _) in zip(layers[0], self.weights[0], strict=True)]
         works.append((head, rows, w0.size(1)))
         return [(f, torch.randn(n, k, generator=g, dtype=w0.dtype).to(w0.device)) for f, n, k in works]
@@ -116,7 +121,7 @@ class Decoder:
         position: for a window refill of a few hundred tokens that (B, T, V) product was a quarter of the work."""
         m = self.model
         h = m.body(m.embed(idx, pos, 0 if cache is None else cache.length), cache)[:, -1]
-        return self.rows_products[1](h)  # `F.linear` at any batch, as `probes(rows, tokens)` checks it
+        return self.many_rows[1](h)  # `F.linear` at any batch, as `probes(rows, tokens)` checks it
 
     def __call__(
         self, idx: torch.Tensor, pos: Positions | None = None, cache: KVCache | None = None

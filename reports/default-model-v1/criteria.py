@@ -64,18 +64,16 @@ def corpus_grooves(data: str, styles: list[str], seconds: float) -> dict[str, tu
     (train, val and test), and the number of pieces."""
     import numpy as np
 
-    from musenet.evaluate.corpus import excerpt, read_splits
+    from musenet.evaluate.corpus import read_splits
     from musenet.evaluate.features import features
+    from musenet.evaluate.run import real_excerpts
 
     split = read_splits(data, ("train", "val", "test"))
     out = {}
     for style in styles:
         pieces = [p for p in split.pieces if p.style == style]
-        g = [
-            features(e)["groove_consistency"]
-            for e in (excerpt(p, split.vocab, seconds) for p in pieces)
-            if len(e)
-        ]
+        excerpts = real_excerpts(pieces, split.vocab, seconds, min_real=1)  # the first `seconds` of each
+        g = [features(e)["groove_consistency"] for e in excerpts if len(e)]
         if g:
             out[style] = (float(np.mean(g)), len(g))
     return out

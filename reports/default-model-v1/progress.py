@@ -336,7 +336,7 @@ def unmet(ax, rows: list[dict]) -> None:
     furthest from real, against the 0.8-1.2 band."""
     tok = [p["step"] * TOKENS_PER_STEP / 1e6 for p in rows]
     zero = max(rows[-1]["recognised"], key=lambda s: sum(s in p["at_zero"] for p in rows))
-    share = [eval_share(p["recognised"].get(zero, "0/1")) for p in rows]
+    share = [fraction(p["recognised"].get(zero, "0/1")) for p in rows]
     ax.plot(tok, share, "o", color="C3", label=f"{zero}: generated recognised")
     ax.axhline(
         rows[-1]["real"][zero], color="C3", linestyle="--", linewidth=1, label=f"{zero}: real recognised"
@@ -356,7 +356,7 @@ def unmet(ax, rows: list[dict]) -> None:
     ax.set_title("the criteria not met")
 
 
-def eval_share(hits: str) -> float:
+def fraction(hits: str) -> float:
     """'a/b' -> a / b."""
     a, b = hits.split("/")
     return int(a) / int(b)
